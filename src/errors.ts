@@ -1,0 +1,66 @@
+/**
+ * Error classes of mean-fusion. Each has a stable `name` and `code`, so callers (and code on the other side
+ * of a worker boundary, where `instanceof` does not survive structured cloning) can match on them.
+ */
+
+/** Base class of every error this package throws on purpose. */
+export class MeanFusionError extends Error {
+  /** Stable machine-readable code, e.g. `'ERR_SHAPE_MISMATCH'`. */
+  readonly code: string;
+
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'MeanFusionError';
+    this.code = code;
+  }
+}
+
+/** Thrown when the list of tensors to fuse is empty (tinyBIG raises on an empty list too). */
+export class EmptyInputError extends MeanFusionError {
+  constructor(message = 'Expected `inputs` to be a non-empty array of tensors, got an empty array') {
+    super(message, 'ERR_EMPTY_INPUT');
+    this.name = 'EmptyInputError';
+  }
+}
+
+/** Thrown when tensors that must share a shape do not; the message names the index and both shapes. */
+export class ShapeMismatchError extends MeanFusionError {
+  constructor(message: string) {
+    super(message, 'ERR_SHAPE_MISMATCH');
+    this.name = 'ShapeMismatchError';
+  }
+}
+
+/** Thrown for data of an unsupported type (BigInt arrays, plain objects) or an unknown dtype name. */
+export class DTypeError extends MeanFusionError {
+  constructor(message: string) {
+    super(message, 'ERR_DTYPE');
+    this.name = 'DTypeError';
+  }
+}
+
+/** Thrown when a tensor is malformed: `data.length` disagrees with `shape`, or a dimension is invalid. */
+export class TensorError extends MeanFusionError {
+  constructor(message: string) {
+    super(message, 'ERR_TENSOR');
+    this.name = 'TensorError';
+  }
+}
+
+/** Thrown when an option is invalid: names the option, what was expected and what was given. */
+export class OptionError extends MeanFusionError {
+  constructor(message: string) {
+    super(message, 'ERR_OPTION');
+    this.name = 'OptionError';
+  }
+}
+
+/** Describes a value for error messages the way p-queue does: `` `0` (number) ``. */
+export function describe(value: unknown): string {
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (typeof value === 'string') return `\`'${value}'\` (string)`;
+  if (typeof value === 'object' && value !== null)
+    return `${value.constructor?.name ?? 'an object'} (object)`;
+  return `\`${String(value)}\` (${typeof value})`;
+}

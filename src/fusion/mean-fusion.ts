@@ -1,0 +1,41 @@
+/** The synchronous, validating public face of the kernel. */
+import { meanRange } from '../kernels/mean-range.js';
+import { allocate } from '../tensor/alloc.js';
+import type { FloatArray } from '../tensor/dtype.js';
+import type { Tensor, TensorLike } from '../tensor/tensor.js';
+import type { MeanFusionOptions } from './options.js';
+import { planFusion } from './validate.js';
+
+/**
+ * Element-wise mean fusion of k tensors of one shape: `A[i] = mean(A₁[i], …, A_k[i])`, or the weighted mean
+ * `Σ wⱼ·Aⱼ[i] / Σ wⱼ`. Semantics of tinyBIG's `mean_fusion` (`tinybig/fusion/metric_fusion.py`: stack the
+ * inputs, take the mean along the stacking axis), computed more exactly:
+ *
+ * - Output shape = input shape. Output dtype float32 when every input is float32, else float64; `dtype`
+ *   (or `out`) overrides.
+ * - Accumulates in float64 in input order (deterministic, chunking-independent); a float32 result is the
+ *   float32 nearest the exact mean (compensated sums), a float64 result is within k ulps for same-sign data.
+ * - No spurious overflow: mean(1e308, 1e308) is 1e308; only infinite inputs give ±inf, inf + −inf gives NaN.
+ * - The mean of inputs that are all −0 is −0. Integer inputs are exact.
+ *
+ * @param inputs - k ≥ 1 tensors (or nested number arrays) of identical shape, any supported dtype.
+ * @param options - See {@link MeanFusionOptions}.
+ * @returns A new tensor (or `options.out`) of the input shape.
+ * @throws {EmptyInputError} when `inputs` is empty.
+ * @throws {ShapeMismatchError} when shapes differ (names the index and both shapes), or `out` has another shape.
+ * @throws {DTypeError} when an input holds an unsupported type (BigInt arrays, plain arrays of non-numbers).
+ * @throws {TensorError} when an input's `data.length` disagrees with its shape.
+ * @throws {OptionError} for wrong weights (count, non-finite, zero sum), `nan` or `dtype`, or a mismatched `out`.
+ */
+export function meanFusion(inputs: readonly TensorLike[], options?: MeanFusionOptions): Tensor {
+  const plan = planFusion(inputs, options);
+  const out = plan.options.out ?? allocate(plan.dtype, plan.shape);
+  meanRange(
+    plan.inputs.map((t) => t.data),
+    out.data as FloatArray,
+    0,
+    out.data.length,
+    { weights: plan.options.weights, nanOmit: plan.options.nanOmit },
+  );
+  return out;
+}

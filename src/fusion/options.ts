@@ -1,0 +1,83 @@
+/** Options of a mean fusion, typed and validated in one place (shared by `meanFusion`, the pool and the operators). */
+import { describe, OptionError } from '../errors.js';
+import type { FloatDType } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** How NaN inputs are treated. */
+export type NanPolicy = 'propagate' | 'omit';
+
+/** Options of {@link meanFusion}. */
+export interface MeanFusionOptions {
+  /**
+   * One finite weight per input; the result is Σ wᵢ·xᵢ / Σ wᵢ computed in float64. Must not sum to zero.
+   * @default undefined (every input weighs 1)
+   */
+  weights?: readonly number[] | Float64Array;
+  /**
+   * `'propagate'`: any NaN input makes that element NaN (numpy `mean`). `'omit'`: NaN inputs are skipped
+   * and their weights leave the denominator (numpy `nanmean`); an element whose inputs are all NaN is NaN.
+   * @default 'propagate'
+   */
+  nan?: NanPolicy;
+  /**
+   * Output dtype. Defaults to float32 when every input is float32 (or to `out.dtype` when `out` is given),
+   * float64 otherwise (integers promote to float64, as numpy does).
+   */
+  dtype?: FloatDType;
+  /** Preallocated output of the input shape and the output dtype; written only once all checks pass. */
+  out?: Tensor;
+}
+
+/** Validated options, ready for the kernels. */
+export interface ResolvedOptions {
+  readonly weights: Float64Array | null;
+  readonly nanOmit: boolean;
+  readonly dtype: FloatDType | undefined;
+  readonly out: Tensor | undefined;
+}
+
+/**
+ * Checks options against the number of inputs k.
+ *
+ * @throws {OptionError} for an options value that is not an object, weights of the wrong count, a
+ *   non-finite weight, weights summing to zero, an unknown `nan` policy or an unsupported `dtype`.
+ */
+export function resolveOptions(options: unknown, k: number, what = '`options`'): ResolvedOptions {
+  if (options === undefined || options === null)
+    return { weights: null, nanOmit: false, dtype: undefined, out: undefined };
+  if (typeof options !== 'object')
+    throw new OptionError(`Expected ${what} to be an object, got ${describe(options)}`);
+  const o = options as MeanFusionOptions;
+  let weights: Float64Array | null = null;
+  if (o.weights !== undefined) {
+    if (!Array.isArray(o.weights) && !(o.weights instanceof Float64Array)) {
+      throw new OptionError(
+        `Expected \`weights\` to be an array of ${k} numbers, got ${describe(o.weights)}`,
+      );
+    }
+    if (o.weights.length !== k) {
+      throw new OptionError(
+        `Expected \`weights\` to have one weight per input (${k}), got ${o.weights.length}`,
+      );
+    }
+    weights = new Float64Array(k);
+    let total = 0;
+    for (let j = 0; j < k; j++) {
+      const w = o.weights[j];
+      if (typeof w !== 'number' || !Number.isFinite(w)) {
+        throw new OptionError(`Expected \`weights[${j}]\` to be a finite number, got ${describe(w)}`);
+      }
+      weights[j] = w;
+      total += w;
+    }
+    if (total === 0) throw new OptionError('Expected `weights` to have a non-zero sum, got a sum of 0');
+  }
+  const nan = o.nan ?? 'propagate';
+  if (nan !== 'propagate' && nan !== 'omit') {
+    throw new OptionError(`Expected \`nan\` to be 'propagate' or 'omit', got ${describe(nan)}`);
+  }
+  if (o.dtype !== undefined && o.dtype !== 'float32' && o.dtype !== 'float64') {
+    throw new OptionError(`Expected \`dtype\` to be 'float32' or 'float64', got ${describe(o.dtype)}`);
+  }
+  return { weights, nanOmit: nan === 'omit', dtype: o.dtype, out: o.out };
+}

@@ -1,0 +1,73 @@
+/** Validation of a fusion's inputs and output, shared by every entry point (sync, pool, operators). */
+import { EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
+import type { FloatDType } from '../tensor/dtype.js';
+import { formatShape, sameShape } from '../tensor/shape.js';
+import { type Tensor, toTensor } from '../tensor/tensor.js';
+import { type ResolvedOptions, resolveOptions } from './options.js';
+
+/** A fusion job after validation: k checked tensors of one shape, the output dtype and kernel options. */
+export interface FusionPlan {
+  readonly inputs: readonly Tensor[];
+  readonly shape: readonly number[];
+  readonly dtype: FloatDType;
+  readonly options: ResolvedOptions;
+}
+
+/** numpy's result type for a mean: float32 only when every input is float32. */
+export function resultDType(dtypes: readonly string[]): FloatDType {
+  return dtypes.every((d) => d === 'float32') ? 'float32' : 'float64';
+}
+
+/**
+ * Validates inputs and options of a fusion.
+ *
+ * @throws {EmptyInputError} when `inputs` is empty.
+ * @throws {ShapeMismatchError} when an input's shape differs from `inputs[0]`'s (names the index and both shapes).
+ * @throws {TensorError | DTypeError} for a malformed input.
+ * @throws {OptionError} for bad options, or an `out` of the wrong shape or dtype.
+ */
+export function planFusion(inputs: unknown, options: unknown): FusionPlan {
+  if (!Array.isArray(inputs)) {
+    throw new OptionError(
+      `Expected \`inputs\` to be an array of tensors, got ${inputs === null ? 'null' : typeof inputs}`,
+    );
+  }
+  if (inputs.length === 0) throw new EmptyInputError();
+  const tensors = inputs.map((x, i) => toTensor(x, `inputs[${i}]`));
+  const shape = tensors[0].shape;
+  tensors.forEach((t, i) => {
+    if (!sameShape(t.shape, shape)) {
+      throw new ShapeMismatchError(
+        `inputs[${i}] has shape ${formatShape(t.shape)} but inputs[0] has shape ${formatShape(shape)}; all inputs must share one shape`,
+      );
+    }
+  });
+  const resolved = resolveOptions(options, tensors.length);
+  let dtype = resolved.dtype ?? resultDType(tensors.map((t) => t.dtype));
+  if (resolved.out !== undefined) {
+    const out = toTensor(resolved.out, '`out`');
+    if (out.dtype !== 'float32' && out.dtype !== 'float64') {
+      throw new OptionError(`Expected \`out\` to be a float32 or float64 tensor, got ${out.dtype}`);
+    }
+    if (resolved.dtype !== undefined && out.dtype !== resolved.dtype) {
+      throw new OptionError(`\`out\` is ${out.dtype} but \`dtype\` is ${resolved.dtype}`);
+    }
+    if (!sameShape(out.shape, shape)) {
+      throw new ShapeMismatchError(
+        `\`out\` has shape ${formatShape(out.shape)} but the inputs have shape ${formatShape(shape)}`,
+      );
+    }
+    if (tensors.some((t) => t.data.buffer === out.data.buffer && overlaps(t, out))) {
+      throw new OptionError('`out` must not share memory with an input');
+    }
+    dtype = out.dtype;
+    return { inputs: tensors, shape, dtype, options: { ...resolved, out } };
+  }
+  return { inputs: tensors, shape, dtype, options: resolved };
+}
+
+function overlaps(a: Tensor, b: Tensor): boolean {
+  const a0 = a.data.byteOffset;
+  const b0 = b.data.byteOffset;
+  return a0 < b0 + b.data.byteLength && b0 < a0 + a.data.byteLength;
+}

@@ -1,0 +1,22 @@
+/** Public API of mean-fusion, re-exported by name. */
+
+export {
+  DTypeError,
+  EmptyInputError,
+  MeanFusionError,
+  OptionError,
+  ShapeMismatchError,
+  TensorError,
+} from './errors.js';
+export {
+  MeanFusion,
+  type MeanFusionConfig,
+  type MeanFusionJSON,
+  type TensorFunction,
+} from './fusion/MeanFusion.js';
+export { meanFusion } from './fusion/mean-fusion.js';
+export type { MeanFusionOptions, NanPolicy } from './fusion/options.js';
+export { type AllocateOptions, allocate, isShared, toShared } from './tensor/alloc.js';
+export { DTYPES, type DType, type FloatDType, type TypedArray } from './tensor/dtype.js';
+export { formatShape, shapeSize } from './tensor/shape.js';
+export { fromNested, type NestedArray, type Tensor, type TensorLike, tensor } from './tensor/tensor.js';

@@ -1,0 +1,54 @@
+/**
+ * Error-free transformations and float32 rounding helpers used by the kernels.
+ *
+ * ## References
+ * - D. E. Knuth, *The Art of Computer Programming* vol. 2, TwoSum (error-free addition).
+ * - T. J. Dekker, "A floating-point technique for extending the available precision", 1971 (TwoProduct by
+ *   splitting with 2^27 + 1).
+ */
+
+const SPLITTER = 134217729; // 2^27 + 1
+const f32 = new Float32Array(1);
+const i32 = new Int32Array(f32.buffer);
+
+/**
+ * The rounding error of `a * b`: returns e with a·b = fl(a·b) + e exactly (Dekker's TwoProduct), for
+ * |a|, |b| below 2^996 so the splits do not overflow.
+ */
+export function productError(a: number, b: number, p: number): number {
+  let t = SPLITTER * a;
+  const ah = t - (t - a);
+  const al = a - ah;
+  t = SPLITTER * b;
+  const bh = t - (t - b);
+  const bl = b - bh;
+  return ah * bh - p + ah * bl + al * bh + al * bl;
+}
+
+/** The float32 neighbour of float32 `f` in the direction of `toward` (which differs from `f`). */
+export function nextFloat32(f: number, toward: number): number {
+  if (f === 0) return toward > 0 ? 2 ** -149 : -(2 ** -149);
+  f32[0] = f;
+  i32[0] += toward > f === f > 0 ? 1 : -1;
+  return f32[0];
+}
+
+/**
+ * Rounds the quotient (s + c) / (wHi + wLo) to float32 exactly, given its float64 approximation `m`.
+ *
+ * Rounding the float64 `m` to float32 (double rounding) is wrong only when `m` lies within a few float64
+ * ulps of a float32 midpoint; there the sign of the residual (s + c) − mid·(wHi + wLo), computed with an
+ * error-free product, decides the side. Ties go to even, as IEEE-754 and numpy do.
+ */
+export function roundQuotientToFloat32(m: number, s: number, c: number, wHi: number, wLo: number): number {
+  const f = Math.fround(m);
+  if (f === m || !Number.isFinite(f)) return f;
+  const g = nextFloat32(f, m);
+  if (!Number.isFinite(g)) return f;
+  const mid = (f + g) / 2; // exact: f and g are float32 values, their sum fits 25 bits
+  if (Math.abs(m - mid) > Math.abs(mid) * 2 ** -48 + 2 ** -1070) return f;
+  const p = mid * wHi;
+  const r = s - p - productError(mid, wHi, p) + (c - mid * wLo);
+  if (r === 0 || Number.isNaN(r)) return Math.fround(mid);
+  return (r > 0 === g > f) !== wHi < 0 ? g : f;
+}

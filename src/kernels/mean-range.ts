@@ -1,0 +1,29 @@
+/**
+ * The mean-fusion kernel over an element range: picks the SIMD fast path for the plain mean and the scalar
+ * kernel for weighted or NaN-omitting means. Pure, synchronous, unchecked (callers validate); used by
+ * `meanFusion`, the pool's workers and the streaming operators alike, so all give identical bits.
+ */
+import type { FloatArray, TypedArray } from '../tensor/dtype.js';
+import type { MeanKernelParams } from './params.js';
+import { meanRangeScalar } from './scalar.js';
+import { meanRangeSimd } from './simd.js';
+
+/**
+ * Writes `out[i] = mean(inputs[0][i], …, inputs[k-1][i])` for `start ≤ i < end`.
+ *
+ * @param inputs - k ≥ 1 typed arrays, each at least `end` long (flat, row-major).
+ * @param out - Float32Array or Float64Array; its type selects the output dtype and the accumulation
+ *   (compensated for float32, so the result is the float32 nearest the exact mean).
+ * @param start - First element index (inclusive).
+ * @param end - Last element index (exclusive).
+ */
+export function meanRange(
+  inputs: readonly TypedArray[],
+  out: FloatArray,
+  start: number,
+  end: number,
+  params: MeanKernelParams,
+): void {
+  if (params.weights === null && !params.nanOmit) meanRangeSimd(inputs, out, start, end, params);
+  else meanRangeScalar(inputs, out, start, end, params);
+}

@@ -1,0 +1,96 @@
+/**
+ * The dtype table: names (numpy's), typed-array constructors and sizes.
+ *
+ * `uint8clamped` data (a `Uint8ClampedArray`) is accepted and reported as `uint8`, as numpy has no clamped type.
+ */
+import { DTypeError } from '../errors.js';
+
+/** Element types a tensor may hold, named as in numpy. */
+export type DType = 'float64' | 'float32' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32';
+
+/** Output element types of a fusion. */
+export type FloatDType = 'float64' | 'float32';
+
+/** Any typed array this package reads. */
+export type TypedArray =
+  | Float64Array
+  | Float32Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array;
+
+/** Typed array of a float dtype. */
+export type FloatArray = Float64Array | Float32Array;
+
+type Ctor = {
+  new (length: number): TypedArray;
+  new (buffer: ArrayBufferLike, offset: number, length: number): TypedArray;
+  readonly BYTES_PER_ELEMENT: number;
+};
+
+/** Constructor per dtype. */
+export const DTYPE_CTORS: Readonly<Record<DType, Ctor>> = {
+  float64: Float64Array,
+  float32: Float32Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+};
+
+/** All dtype names, in the table's order. */
+export const DTYPES = Object.keys(DTYPE_CTORS) as DType[];
+
+/** Bytes per element of `dtype`. */
+export function itemSize(dtype: DType): number {
+  return DTYPE_CTORS[dtype].BYTES_PER_ELEMENT;
+}
+
+/** True when `value` names a supported dtype. */
+export function isDType(value: unknown): value is DType {
+  return typeof value === 'string' && Object.hasOwn(DTYPE_CTORS, value);
+}
+
+/**
+ * The dtype of a typed array.
+ *
+ * @throws {DTypeError} for BigInt64Array/BigUint64Array (unsupported: their values do not fit a float64
+ *   accumulator exactly), for Float16Array and for anything that is not a typed array.
+ */
+export function dtypeOf(data: unknown, what = '`data`'): DType {
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Int8Array) return 'int8';
+  if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) return 'uint8';
+  if (data instanceof Int16Array) return 'int16';
+  if (data instanceof Uint16Array) return 'uint16';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Uint32Array) return 'uint32';
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    throw new DTypeError(
+      `${what} is a ${data.constructor.name}: BigInt arrays are unsupported; convert to Float64Array or Int32Array`,
+    );
+  }
+  const got = ArrayBuffer.isView(data) ? data.constructor.name : typeof data;
+  throw new DTypeError(
+    `Expected ${what} to be a typed array of a supported dtype (${DTYPES.join(', ')}), got ${got}`,
+  );
+}
+
+/**
+ * Checks a dtype name.
+ *
+ * @throws {DTypeError} when `value` is not one of {@link DTYPES}.
+ */
+export function assertDType(value: unknown, what: string): DType {
+  if (!isDType(value)) {
+    throw new DTypeError(`Expected ${what} to be one of ${DTYPES.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,116 @@
+/**
+ * The tensor model: a typed array plus a shape, row-major (C order), any rank (0-d included).
+ */
+import { DTypeError, TensorError } from '../errors.js';
+import { type DType, dtypeOf, type TypedArray } from './dtype.js';
+import { checkShape, formatShape, shapeSize } from './shape.js';
+
+/** A dense row-major tensor. `data.length` equals the product of `shape` (1 for 0-d). */
+export interface Tensor {
+  /** Elements in row-major (C) order. */
+  readonly data: TypedArray;
+  /** Dimensions; `[]` for a scalar (0-d) tensor. */
+  readonly shape: readonly number[];
+  /** Element type, derived from `data` (`Uint8ClampedArray` reports `uint8`). */
+  readonly dtype: DType;
+}
+
+/** A tensor, or nested arrays of numbers (read as float64). */
+export type TensorLike = Tensor | NestedArray | number;
+
+/** Nested arrays of numbers, e.g. `[[1, 2], [3, 4]]`. */
+export type NestedArray = readonly (number | NestedArray)[];
+
+/**
+ * Makes a tensor from a typed array and a shape.
+ *
+ * @param data - Elements in row-major order; shared, not copied.
+ * @param shape - Dimensions; defaults to `[data.length]`.
+ * @throws {DTypeError} when `data` is not a supported typed array (BigInt arrays included).
+ * @throws {TensorError} when a dimension is not a non-negative integer or `data.length` differs from the
+ *   product of `shape`.
+ */
+export function tensor(data: TypedArray, shape?: readonly number[]): Tensor {
+  const dtype = dtypeOf(data);
+  const dims = shape === undefined ? Object.freeze([data.length]) : checkShape(shape);
+  const size = shapeSize(dims);
+  if (data.length !== size) {
+    throw new TensorError(
+      `data.length is ${data.length} but shape ${formatShape(dims)} holds ${size} elements`,
+    );
+  }
+  return { data, shape: dims, dtype };
+}
+
+/**
+ * Makes a float64 tensor from nested arrays (or a single number, giving a 0-d tensor).
+ *
+ * @throws {TensorError} when the nesting is ragged or an entry is not a number.
+ */
+export function fromNested(value: NestedArray | number): Tensor {
+  const shape: number[] = [];
+  let probe: unknown = value;
+  while (Array.isArray(probe)) {
+    shape.push(probe.length);
+    probe = probe[0];
+  }
+  const data = new Float64Array(shapeSize(shape));
+  let offset = 0;
+  const walk = (node: unknown, depth: number, path: string): void => {
+    if (depth === shape.length) {
+      if (typeof node !== 'number') {
+        throw new TensorError(
+          `Expected a number at ${path || 'the top level'}, got ${Array.isArray(node) ? 'an array' : typeof node}`,
+        );
+      }
+      data[offset++] = node;
+      return;
+    }
+    if (!Array.isArray(node) || node.length !== shape[depth]) {
+      throw new TensorError(
+        `Ragged nested array: expected ${shape[depth]} entries at ${path || 'the top level'}, got ${Array.isArray(node) ? node.length : typeof node}`,
+      );
+    }
+    for (const [i, child] of node.entries()) walk(child, depth + 1, `${path}[${i}]`);
+  };
+  walk(value, 0, '');
+  return { data, shape: Object.freeze(shape), dtype: 'float64' };
+}
+
+/**
+ * Accepts a tensor or nested arrays and returns a checked tensor.
+ *
+ * @param what - How to name the value in errors, e.g. `` `inputs[2]` ``.
+ * @throws {DTypeError} for an unsupported `data` type or a `dtype` field that disagrees with `data`.
+ * @throws {TensorError} for an inconsistent shape.
+ */
+export function toTensor(value: unknown, what: string): Tensor {
+  if (typeof value === 'number' || Array.isArray(value)) {
+    try {
+      return fromNested(value as NestedArray | number);
+    } catch (error) {
+      throw new TensorError(`${what}: ${(error as Error).message}`);
+    }
+  }
+  if (typeof value !== 'object' || value === null || !('data' in value) || !('shape' in value)) {
+    throw new TensorError(
+      `Expected ${what} to be a tensor ({ data, shape, dtype }) or nested arrays, got ${value === null ? 'null' : typeof value}`,
+    );
+  }
+  const t = value as { data: unknown; shape: unknown; dtype?: unknown };
+  const dtype = dtypeOf(t.data, `${what}.data`);
+  if (t.dtype !== undefined && t.dtype !== dtype) {
+    throw new DTypeError(
+      `${what}.dtype is ${JSON.stringify(t.dtype)} but its data is a ${(t.data as object).constructor.name} (${dtype})`,
+    );
+  }
+  const shape = checkShape(t.shape, `${what}.shape`);
+  const data = t.data as TypedArray;
+  const size = shapeSize(shape);
+  if (data.length !== size) {
+    throw new TensorError(
+      `${what}.data.length is ${data.length} but ${what}.shape ${formatShape(shape)} holds ${size} elements`,
+    );
+  }
+  return { data, shape, dtype };
+}
