@@ -55,6 +55,34 @@ export class OptionError extends MeanFusionError {
   }
 }
 
+/**
+ * Thrown when a file is not a valid NumPy `.npy` file this package can read (bad magic, unknown version,
+ * malformed header, unsupported dtype or layout, size that disagrees with the file length, truncated data).
+ * The message names the file and the problem.
+ */
+export class NpyFormatError extends MeanFusionError {
+  /** The file at fault. */
+  readonly file: string;
+
+  constructor(file: string, problem: string, options?: ErrorOptions) {
+    super(`${file}: ${problem}`, 'ERR_NPY_FORMAT', options);
+    this.name = 'NpyFormatError';
+    this.file = file;
+  }
+}
+
+/** Thrown when an output file already exists and overwriting was not asked for; names the file. */
+export class OutputExistsError extends MeanFusionError {
+  /** The existing file, left untouched. */
+  readonly file: string;
+
+  constructor(file: string, hint = 'pass `overwrite: true` to replace it') {
+    super(`${file} already exists; ${hint}`, 'ERR_OUTPUT_EXISTS');
+    this.name = 'OutputExistsError';
+    this.file = file;
+  }
+}
+
 /** Describes a value for error messages the way p-queue does: `` `0` (number) ``. */
 export function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;

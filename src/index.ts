@@ -4,7 +4,9 @@ export {
   DTypeError,
   EmptyInputError,
   MeanFusionError,
+  NpyFormatError,
   OptionError,
+  OutputExistsError,
   ShapeMismatchError,
   TensorError,
 } from './errors.js';
@@ -16,6 +18,9 @@ export {
 } from './fusion/MeanFusion.js';
 export { meanFusion } from './fusion/mean-fusion.js';
 export type { MeanFusionOptions, NanPolicy } from './fusion/options.js';
+export { encodeNpyHeader, type NpyHeader, parseNpyHeader } from './io/npy/header.js';
+export { readNpy, readNpyHeader, readNpyRows } from './io/npy/read.js';
+export { createNpyFile, type NpyFileWriter, type NpyWriteOptions, writeNpy } from './io/npy/write.js';
 export { type AllocateOptions, allocate, isShared, toShared } from './tensor/alloc.js';
 export { DTYPES, type DType, type FloatDType, type TypedArray } from './tensor/dtype.js';
 export { formatShape, shapeSize } from './tensor/shape.js';

@@ -1,0 +1,178 @@
+/**
+ * Atomic writing of `.npy` files: the data goes to a temporary file beside the target (same directory, so
+ * the final rename stays on one file system), which is flushed to disk and then moved into place. Readers
+ * never see a half-written target, and an existing target is untouched until the final step.
+ *
+ * ## References
+ * - NumPy Enhancement Proposal 1 (NEP 1) and the `numpy.lib.format` module documentation (file layout).
+ * - POSIX `rename(2)` (atomic replacement) and `link(2)` (fails with `EEXIST`: atomic no-clobber).
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, link, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { OutputExistsError } from '../../errors.js';
+import { type DType, itemSize } from '../../tensor/dtype.js';
+import { shapeSize } from '../../tensor/shape.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { encodeNpyHeader } from './header.js';
+
+/** Options of {@link createNpyFile} and {@link writeNpy}. */
+export interface NpyWriteOptions {
+  /**
+   * Replace an existing file at the target.
+   * @default false
+   */
+  overwrite?: boolean;
+}
+
+/** A `.npy` file being written: header in place, data area sized, to be filled at {@link dataOffset}. */
+export interface NpyFileWriter {
+  /** Where the file will appear on {@link commit}. */
+  readonly target: string;
+  /** The temporary file beside the target that receives the data. */
+  readonly tempPath: string;
+  /** Byte offset of element 0 in the file. */
+  readonly dataOffset: number;
+  /** Bytes of data (elements × item size). */
+  readonly dataBytes: number;
+  /**
+   * Flushes the temporary file to disk and moves it to the target.
+   * @throws {OutputExistsError} when the target appeared meanwhile and `overwrite` is false (the temporary
+   *   file is then removed).
+   */
+  commit(): Promise<void>;
+  /** Removes the temporary file (harmless if already gone or committed). */
+  discard(): Promise<void>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Creates the temporary file for a `.npy` of `dtype` and `shape` beside `target`: writes the header and
+ * extends the file to its final length, so that workers can write rows at their offsets in any order.
+ *
+ * @throws {OutputExistsError} when `target` exists and `overwrite` is not true.
+ * @throws {Error} (Node's `ENOENT`, `EACCES`, `ENOSPC`, …) when the temporary file cannot be created.
+ */
+export async function createNpyFile(
+  target: string,
+  dtype: DType,
+  shape: readonly number[],
+  options: NpyWriteOptions = {},
+): Promise<NpyFileWriter> {
+  const overwrite = options.overwrite === true;
+  if (!overwrite && (await exists(target))) throw new OutputExistsError(target);
+  const header = encodeNpyHeader(dtype, shape);
+  const dataBytes = shapeSize(shape) * itemSize(dtype);
+  const tempPath = join(
+    dirname(target),
+    `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+  );
+  const fh = await open(tempPath, 'wx');
+  let state: 'open' | 'committed' | 'discarded' = 'open';
+  const discard = async (): Promise<void> => {
+    if (state !== 'open') return;
+    state = 'discarded';
+    await unlink(tempPath).catch(() => undefined);
+  };
+  try {
+    await fh.write(header, 0, header.length, 0);
+    await fh.truncate(header.length + dataBytes);
+  } catch (error) {
+    await fh.close().catch(() => undefined);
+    await discard();
+    throw error;
+  }
+  await fh.close();
+  return {
+    target,
+    tempPath,
+    dataOffset: header.length,
+    dataBytes,
+    async commit() {
+      if (state !== 'open') throw new Error(`${tempPath} was already ${state}`);
+      try {
+        const h = await open(tempPath, 'r+');
+        try {
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+        if (overwrite) await rename(tempPath, target);
+        else await linkNoClobber(tempPath, target);
+        state = 'committed';
+      } catch (error) {
+        await discard();
+        throw error;
+      }
+      await syncDir(dirname(target));
+    },
+    discard,
+  };
+}
+
+/** Moves `from` to `to` unless `to` exists: `link` fails atomically with EEXIST, then the temp is unlinked. */
+async function linkNoClobber(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new OutputExistsError(to);
+    // File systems without hard links: check, then rename (not atomic against a concurrent creator).
+    if (await exists(to)) throw new OutputExistsError(to);
+    await rename(from, to);
+    return;
+  }
+  await unlink(from);
+}
+
+/** Flushes a directory entry change to disk where the platform allows it (best effort). */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const h = await open(dir, 'r');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // Some platforms (Windows) cannot open or fsync a directory; the rename itself has happened.
+  }
+}
+
+/**
+ * Writes a tensor as a C-ordered `.npy` file (this machine's byte order), atomically.
+ *
+ * @param path - Target file.
+ * @param tensor - Any supported dtype and rank (0-d and zero-length dimensions included).
+ * @throws {OutputExistsError} when `path` exists and `overwrite` is not true.
+ * @throws {Error} (Node's file system errors) when writing fails; no file is left at `path` then.
+ */
+export async function writeNpy(path: string, tensor: Tensor, options: NpyWriteOptions = {}): Promise<void> {
+  const writer = await createNpyFile(path, tensor.dtype, tensor.shape, options);
+  try {
+    const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+    const fh = await open(writer.tempPath, 'r+');
+    try {
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, writer.dataOffset + done);
+        done += bytesWritten;
+      }
+    } finally {
+      await fh.close();
+    }
+    await writer.commit();
+  } catch (error) {
+    await writer.discard();
+    throw error;
+  }
+}
