@@ -14,8 +14,9 @@ export interface FusionPlan {
 }
 
 /** numpy's result type for a mean: float32 only when every input is float32. */
-export function resultDType(dtypes: readonly string[]): FloatDType {
-  return dtypes.every((d) => d === 'float32') ? 'float32' : 'float64';
+export function resultDType(inputs: readonly { readonly dtype: string }[]): FloatDType {
+  for (const t of inputs) if (t.dtype !== 'float32') return 'float64';
+  return 'float32';
 }
 
 /**
@@ -33,17 +34,27 @@ export function planFusion(inputs: unknown, options: unknown): FusionPlan {
     );
   }
   if (inputs.length === 0) throw new EmptyInputError();
-  const tensors = inputs.map((x, i) => toTensor(x, `inputs[${i}]`));
+  // The same object may be passed many times (e.g. one frame repeated): validate it once.
+  const seen = new Map<unknown, Tensor>();
+  const tensors = inputs.map((x, i) => {
+    let t = seen.get(x);
+    if (t === undefined) {
+      t = toTensor(x, `inputs[${i}]`);
+      if (typeof x === 'object' && x !== null) seen.set(x, t);
+    }
+    return t;
+  });
   const shape = tensors[0].shape;
-  tensors.forEach((t, i) => {
+  for (let i = 1; i < tensors.length; i++) {
+    const t = tensors[i];
     if (!sameShape(t.shape, shape)) {
       throw new ShapeMismatchError(
         `inputs[${i}] has shape ${formatShape(t.shape)} but inputs[0] has shape ${formatShape(shape)}; all inputs must share one shape`,
       );
     }
-  });
+  }
   const resolved = resolveOptions(options, tensors.length);
-  let dtype = resolved.dtype ?? resultDType(tensors.map((t) => t.dtype));
+  let dtype = resolved.dtype ?? resultDType(tensors);
   if (resolved.out !== undefined) {
     const out = toTensor(resolved.out, '`out`');
     if (out.dtype !== 'float32' && out.dtype !== 'float64') {
@@ -61,7 +72,8 @@ export function planFusion(inputs: unknown, options: unknown): FusionPlan {
       throw new OptionError('`out` must not share memory with an input');
     }
     dtype = out.dtype;
-    return { inputs: tensors, shape, dtype, options: { ...resolved, out } };
+    // Keep the caller's object: the result is the very `out` they passed.
+    return { inputs: tensors, shape, dtype, options: { ...resolved, out: resolved.out } };
   }
   return { inputs: tensors, shape, dtype, options: resolved };
 }

@@ -11,9 +11,12 @@ const SPLITTER = 134217729; // 2^27 + 1
 const f32 = new Float32Array(1);
 const i32 = new Int32Array(f32.buffer);
 
+/** Largest magnitude Dekker's split handles without overflow. */
+export const SPLIT_LIMIT = 2 ** 995;
+
 /**
  * The rounding error of `a * b`: returns e with a·b = fl(a·b) + e exactly (Dekker's TwoProduct), for
- * |a|, |b| below 2^996 so the splits do not overflow.
+ * |a|, |b| below {@link SPLIT_LIMIT} so the splits do not overflow, and a product above the subnormal range.
  */
 export function productError(a: number, b: number, p: number): number {
   let t = SPLITTER * a;
@@ -49,6 +52,7 @@ export function roundQuotientToFloat32(m: number, s: number, c: number, wHi: num
   if (Math.abs(m - mid) > Math.abs(mid) * 2 ** -48 + 2 ** -1070) return f;
   const p = mid * wHi;
   const r = s - p - productError(mid, wHi, p) + (c - mid * wLo);
-  if (r === 0 || Number.isNaN(r)) return Math.fround(mid);
+  if (Number.isNaN(r)) return f; // operands beyond the split range: keep the float64 rounding
+  if (r === 0) return Math.fround(mid);
   return (r > 0 === g > f) !== wHi < 0 ? g : f;
 }

@@ -8,6 +8,9 @@ import type { MeanKernelParams } from './params.js';
 import { meanRangeScalar } from './scalar.js';
 import { meanRangeSimd } from './simd.js';
 
+/** Below this many elements the scalar kernel is faster than staging blocks for SIMD. */
+export const SIMD_MIN_ELEMENTS = 64;
+
 /**
  * Writes `out[i] = mean(inputs[0][i], …, inputs[k-1][i])` for `start ≤ i < end`.
  *
@@ -24,6 +27,10 @@ export function meanRange(
   end: number,
   params: MeanKernelParams,
 ): void {
-  if (params.weights === null && !params.nanOmit) meanRangeSimd(inputs, out, start, end, params);
-  else meanRangeScalar(inputs, out, start, end, params);
+  // Tiny ranges (e.g. one element of a huge stack) skip the SIMD staging; both paths give identical bits.
+  if (params.weights === null && !params.nanOmit && end - start >= SIMD_MIN_ELEMENTS) {
+    meanRangeSimd(inputs, out, start, end, params);
+  } else {
+    meanRangeScalar(inputs, out, start, end, params);
+  }
 }

@@ -6,7 +6,7 @@
  * how the elements are split into blocks, chunks or threads.
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
-import { productError, roundQuotientToFloat32 } from './exact.js';
+import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from './exact.js';
 import type { MeanKernelParams } from './params.js';
 
 /**
@@ -25,7 +25,8 @@ function safeScaleExponent(k: number, weights: Float64Array | null): number {
 /**
  * Mean of element `i` over `inputs`, as float64, or correctly rounded to float32 when `toFloat32`.
  * `scaleExp` > 0 runs the overflow-safe variant (inputs scaled by 2^-scaleExp, result scaled back).
- * Compensated (TwoSum/TwoProduct) when `toFloat32`, plain sequential sums otherwise.
+ * The sum is compensated (TwoSum/TwoProduct) when `toFloat32` and a plain sequential sum otherwise; the
+ * weight sum is always compensated.
  */
 export function meanElement(
   inputs: readonly TypedArray[],
@@ -50,7 +51,9 @@ export function meanElement(
     let e = 0;
     if (weights !== null) {
       v = w * xs;
-      if (toFloat32 && Number.isFinite(v)) e = productError(w, xs, v);
+      if (toFloat32 && Number.isFinite(v) && Math.abs(xs) < SPLIT_LIMIT && Math.abs(w) < SPLIT_LIMIT) {
+        e = productError(w, xs, v);
+      }
     }
     if (!started) {
       s = v;
@@ -63,13 +66,12 @@ export function meanElement(
     if (toFloat32) {
       const z = t - s;
       c += s - (t - z) + (v - z) + e;
-      const u = wHi + w;
-      const y = u - wHi;
-      wLo += wHi - (u - y) + (w - y);
-      wHi = u;
-    } else {
-      wHi += w;
     }
+    // The denominator is always compensated: Σw is then within one rounding of exact.
+    const u = wHi + w;
+    const y = u - wHi;
+    wLo += wHi - (u - y) + (w - y);
+    wHi = u;
     s = t;
   }
   if (!started || wHi + wLo === 0) return Number.NaN; // every input NaN (omit) or weights cancelled
@@ -80,7 +82,8 @@ export function meanElement(
     if (scaleExp === 0 && Number.isNaN(s) && !hasNaNOrOpposedInfinities(inputs, i, params)) {
       return meanElement(inputs, i, params, toFloat32, safeScaleExponent(inputs.length, weights));
     }
-    return toFloat32 ? Math.fround(s) : s;
+    const q = s / (wHi + wLo); // ±inf takes the sign of Σw; NaN stays NaN
+    return toFloat32 ? Math.fround(q) : q;
   }
   const sum = c === 0 ? s : s + c;
   const m = sum / (wLo === 0 ? wHi : wHi + wLo);
@@ -94,7 +97,7 @@ export function meanElement(
   return toFloat32 ? roundQuotientToFloat32(m, s, c, wHi, wLo) : m;
 }
 
-/** True when the exact result of element `i` is NaN: a NaN input that counts, or +inf and −inf together. */
+/** True when the exact result of element `i` is NaN: a NaN input that counts, 0·inf, or +inf and −inf inputs together. */
 function hasNaNOrOpposedInfinities(
   inputs: readonly TypedArray[],
   i: number,
@@ -108,6 +111,7 @@ function hasNaNOrOpposedInfinities(
       if (!params.nanOmit) return true;
       continue;
     }
+    if (Number.isFinite(x)) continue; // finite products that overflowed are handled by scaling
     const v = params.weights === null ? x : params.weights[j] * x;
     if (Number.isNaN(v)) return true; // weight 0 times an infinity
     if (v === Number.POSITIVE_INFINITY) pos = true;

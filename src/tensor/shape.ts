@@ -33,7 +33,10 @@ export function checkShape(shape: unknown, what = '`shape`'): readonly number[] 
 
 /** True when both shapes have the same rank and dimensions. */
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Elements per row: the product of every dimension after the first (1 for rank 0 and 1). */
