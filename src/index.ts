@@ -21,6 +21,14 @@ export type { MeanFusionOptions, NanPolicy } from './fusion/options.js';
 export { encodeNpyHeader, type NpyHeader, parseNpyHeader } from './io/npy/header.js';
 export { readNpy, readNpyHeader, readNpyRows } from './io/npy/read.js';
 export { createNpyFile, type NpyFileWriter, type NpyWriteOptions, writeNpy } from './io/npy/write.js';
+export {
+  DEFAULT_MEMORY_LIMIT,
+  type FuseFilesOptions,
+  type FuseFilesProgress,
+  type FuseFilesSummary,
+  fuseFiles,
+  fuseFilesAsync,
+} from './jobs/fuseFiles.js';
 export { type AllocateOptions, allocate, isShared, toShared } from './tensor/alloc.js';
 export { DTYPES, type DType, type FloatDType, type TypedArray } from './tensor/dtype.js';
 export { formatShape, shapeSize } from './tensor/shape.js';

@@ -1,0 +1,35 @@
+/**
+ * The task protocol between `fuseFiles` on the calling thread and the `fuse-files` worker (types only, so
+ * the worker entry imports nothing else from here).
+ */
+import type { MeanKernelParams } from '../kernels/params.js';
+import type { DType, FloatDType } from '../tensor/dtype.js';
+
+/** Where one input tensor's elements live in a file. */
+export interface FileSlice {
+  /** Path of the `.npy` file. */
+  readonly path: string;
+  /** Byte offset of the tensor's element 0 (the data offset, plus j × tensor bytes for a stacked file). */
+  readonly offset: number;
+  /** Element type as read (numpy `b1` reads as uint8). */
+  readonly dtype: DType;
+  /** True when the file's byte order differs from the machine's (swap after reading). */
+  readonly swap: boolean;
+}
+
+/** One chunk of a file fusion: elements `[start, end)` of every input, written to the same range of `out`. */
+export interface FuseFilesTask {
+  /** The k inputs, in fusion order. */
+  readonly inputs: readonly FileSlice[];
+  /** The output: the temporary `.npy` file, its data offset and dtype (machine byte order). */
+  readonly out: { readonly path: string; readonly offset: number; readonly dtype: FloatDType };
+  /** First element (inclusive), counting row-major over one tensor. */
+  readonly start: number;
+  /** Last element (exclusive). */
+  readonly end: number;
+  /** Validated kernel parameters. */
+  readonly params: MeanKernelParams;
+}
+
+/** What the worker returns for a chunk: input bytes read. */
+export type FuseFilesResult = number;
