@@ -29,6 +29,14 @@ export {
   fuseFiles,
   fuseFilesAsync,
 } from './jobs/fuseFiles.js';
+export { type FuseMeanOptions, fuseMean } from './operators/fuseMean.js';
+export type {
+  StreamItem,
+  StreamMeanOptions,
+  WeightedTensor,
+} from './operators/internal/accumulator.js';
+export { type RunningMeanOptions, runningMean } from './operators/runningMean.js';
+export { type WindowMeanOptions, windowMean } from './operators/windowMean.js';
 export { type AllocateOptions, allocate, isShared, toShared } from './tensor/alloc.js';
 export { DTYPES, type DType, type FloatDType, type TypedArray } from './tensor/dtype.js';
 export { formatShape, shapeSize } from './tensor/shape.js';

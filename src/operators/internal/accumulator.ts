@@ -1,0 +1,672 @@
+/**
+ * Shared logic of the streaming operators: reading and checking stream items, checking options, and the two
+ * accumulators (the exact running mean and the sliding-window mean).
+ *
+ * The running accumulator keeps, per element, the very state the scalar kernel (`meanElement` in
+ * src/kernels/scalar.ts) builds while it walks the inputs in order: the sum s (started from the first input,
+ * so −0 survives), the TwoSum compensation c for float32 outputs, the compensated weight sum (wHi, wLo), and
+ * for `nan: 'omit'` whether the element has started. After n pushes, finishing that state performs the very
+ * floating-point operations `meanFusion` performs on the n inputs, so the bits agree.
+ *
+ * The kernel's overflow-safe pass re-reads every input scaled by 2^-e, where e grows with k (or Σ|w|).
+ * A stream cannot re-read, so an element whose plain sum stops being finite switches to a scaled state,
+ * derived from its last finite state: scaling by a power of two commutes exactly with every addition
+ * (sums of multiples of 2^-1074 below 2^-1022 are exact) and with products and divisions whose results stay
+ * normal, so s·2^-e carries on exactly as the kernel's scaled pass would have, and the state is rescaled when
+ * e grows. The one case this cannot reproduce bit for bit is an element that mixes values near the overflow
+ * threshold with values below about 2^-960, which the kernel's scaled pass rounds into subnormals.
+ */
+import { DTypeError, describe, EmptyInputError, OptionError, ShapeMismatchError } from '../../errors.js';
+import { type NanPolicy, resolveOptions } from '../../fusion/options.js';
+import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
+import { meanElement } from '../../kernels/scalar.js';
+import { allocate } from '../../tensor/alloc.js';
+import { DTYPE_CTORS, type DType, type FloatDType, type TypedArray } from '../../tensor/dtype.js';
+import { formatShape, sameShape, shapeSize } from '../../tensor/shape.js';
+import { type Tensor, type TensorLike, toTensor } from '../../tensor/tensor.js';
+
+/** A stream item that carries a weight (e.g. a federated client's update weighted by its sample count). */
+export interface WeightedTensor {
+  /** The tensor (or nested number arrays). */
+  readonly tensor: TensorLike;
+  /** A finite weight; the stream's result is Σ wᵢ·xᵢ / Σ wᵢ. */
+  readonly weight: number;
+}
+
+/** An item of a stream given to `runningMean` or `windowMean`: a tensor, or a tensor with a weight. */
+export type StreamItem = TensorLike | WeightedTensor;
+
+/** Options shared by the stream operators. */
+export interface StreamMeanOptions {
+  /**
+   * `'propagate'`: a NaN input makes that element NaN. `'omit'`: NaN inputs are skipped (numpy `nanmean`).
+   * @default 'propagate'
+   */
+  nan?: NanPolicy;
+  /**
+   * Output dtype. Defaults to float32 when the stream's tensors are float32, float64 otherwise.
+   */
+  dtype?: FloatDType;
+}
+
+/** Stream options after validation. */
+export interface ResolvedStreamOptions {
+  readonly nanOmit: boolean;
+  readonly dtype: FloatDType | undefined;
+}
+
+/**
+ * Checks the options of a stream operator.
+ *
+ * @param extra - Names of the operator's own options (checked by the caller).
+ * @throws {OptionError} when `options` is not an object, has `weights` or `out`, an unknown key, or a bad
+ *   `nan` or `dtype`.
+ */
+export function resolveStreamOptions(
+  options: unknown,
+  operator: string,
+  extra: readonly string[],
+): ResolvedStreamOptions {
+  if (options === undefined || options === null) return { nanOmit: false, dtype: undefined };
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new OptionError(`Expected the options of ${operator} to be an object, got ${describe(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  if (o.weights !== undefined) {
+    throw new OptionError(
+      `${operator} takes no \`weights\` option: give each stream item a weight, as \`{ tensor, weight }\``,
+    );
+  }
+  if (o.out !== undefined) {
+    throw new OptionError(
+      `${operator} takes no \`out\` option: every emission is a new tensor, never written again`,
+    );
+  }
+  for (const key of Object.keys(o)) {
+    if (key !== 'nan' && key !== 'dtype' && !extra.includes(key)) {
+      throw new OptionError(
+        `Unknown option \`${key}\` of ${operator}; expected one of ${['nan', 'dtype', ...extra].join(', ')}`,
+      );
+    }
+  }
+  const resolved = resolveOptions({ nan: o.nan, dtype: o.dtype }, 0);
+  return { nanOmit: resolved.nanOmit, dtype: resolved.dtype };
+}
+
+/** A stream item after reading: a checked tensor and its weight (1 for unweighted streams). */
+export interface ReadItem {
+  readonly tensor: Tensor;
+  readonly weight: number;
+  /** Position in the stream, from 0. */
+  readonly position: number;
+}
+
+function isWeighted(item: unknown): item is WeightedTensor {
+  return typeof item === 'object' && item !== null && !Array.isArray(item) && 'tensor' in item;
+}
+
+/**
+ * Reads the items of one subscription's stream and checks that they agree with the first: same kind
+ * (weighted or not), same shape, same dtype.
+ */
+export class StreamReader {
+  #position = 0;
+  #first: Tensor | undefined;
+  #weighted = false;
+
+  /** True when the stream carries weights (decided by its first item). */
+  get weighted(): boolean {
+    return this.#weighted;
+  }
+
+  /**
+   * @throws {OptionError} when a weighted item follows plain ones or the other way round, or a weight is not
+   *   a finite number.
+   * @throws {ShapeMismatchError} when the shape differs from the first item's (names both and the position).
+   * @throws {DTypeError} when the dtype differs from the first item's, or the data type is unsupported.
+   * @throws {TensorError} for a malformed tensor.
+   */
+  read(item: unknown): ReadItem {
+    const position = this.#position++;
+    const name = `stream item ${position}`;
+    const weighted = isWeighted(item);
+    if (position === 0) this.#weighted = weighted;
+    else if (weighted !== this.#weighted) {
+      throw new OptionError(
+        weighted
+          ? `${name} is a weighted item ({ tensor, weight }) but stream item 0 was a plain tensor; a stream is weighted throughout or not at all`
+          : `${name} is a plain tensor but stream item 0 was a weighted item ({ tensor, weight }); a stream is weighted throughout or not at all`,
+      );
+    }
+    let weight = 1;
+    let value: unknown = item;
+    if (weighted) {
+      weight = item.weight;
+      if (typeof weight !== 'number' || !Number.isFinite(weight)) {
+        throw new OptionError(
+          `Expected the weight of ${name} to be a finite number, got ${describe(weight)}`,
+        );
+      }
+      value = item.tensor;
+    }
+    const tensor = toTensor(value, name);
+    const first = this.#first;
+    if (first === undefined) this.#first = tensor;
+    else {
+      if (!sameShape(tensor.shape, first.shape)) {
+        throw new ShapeMismatchError(
+          `${name} has shape ${formatShape(tensor.shape)} but stream item 0 has shape ${formatShape(first.shape)}; every tensor of a stream must share one shape`,
+        );
+      }
+      if (tensor.dtype !== first.dtype) {
+        throw new DTypeError(
+          `${name} has dtype ${tensor.dtype} (shape ${formatShape(tensor.shape)}) but stream item 0 has dtype ${first.dtype} (shape ${formatShape(first.shape)}); every tensor of a stream must share one dtype`,
+        );
+      }
+    }
+    return { tensor, weight, position };
+  }
+}
+
+/** The output dtype of a stream whose tensors have dtype `dtype` (numpy's rule, as `meanFusion`). */
+export function streamDType(dtype: DType, options: ResolvedStreamOptions): FloatDType {
+  return options.dtype ?? (dtype === 'float32' ? 'float32' : 'float64');
+}
+
+/**
+ * The kernel's overflow-safe scale exponent for a total weight `total` (k for a plain mean, Σ|wᵢ| summed in
+ * order otherwise): the formula of `safeScaleExponent` in src/kernels/scalar.ts, which is not exported.
+ */
+function scaleExponent(total: number): number {
+  return Math.max(1, Math.ceil(Math.log2(total)) + 1);
+}
+
+/** The kernel's condition for a product's error term: a finite product of operands Dekker's split handles. */
+function splittable(w: number, x: number, p: number): boolean {
+  return p - p === 0 && Math.abs(x) < SPLIT_LIMIT && Math.abs(w) < SPLIT_LIMIT;
+}
+
+/** The scaled state of an element whose plain sum is no longer finite: (s, c) times 2^-exponent. */
+interface Scaled {
+  s: number;
+  c: number;
+}
+
+/**
+ * The exact running mean: O(one tensor) state, O(1) work per element per push, and after n pushes
+ * {@link RunningAccumulator.result} is bitwise `meanFusion` of the n tensors (with their weights as
+ * `weights`, when weighted).
+ */
+export class RunningAccumulator {
+  readonly shape: readonly number[];
+  readonly dtype: FloatDType;
+  readonly #n: number;
+  readonly #f32: boolean;
+  readonly #omit: boolean;
+  readonly #weighted: boolean;
+  /** Pushes so far. */
+  #k = 0;
+  /** Σ|w| in push order (the overflow-safe scale's input). */
+  #absW = 0;
+  /** Σ w in push order, as `meanFusion` checks it for a zero sum. */
+  #total = 0;
+  /** The compensated weight sum (wHi, wLo) when it is the same for every element (no NaN omission). */
+  #wHi = 0;
+  #wLo = 0;
+  readonly #s: Float64Array;
+  readonly #c: Float64Array;
+  /** Per element, for `nan: 'omit'`: has a non-NaN input been seen, and the weight sum of those. */
+  readonly #started: Uint8Array;
+  readonly #wHiE: Float64Array;
+  readonly #wLoE: Float64Array;
+  /** Elements whose plain sum overflowed (or met an infinity or NaN), with their scaled state. */
+  readonly #scaled = new Map<number, Scaled>();
+  #exp = 1;
+
+  /**
+   * @param first - The stream's first tensor (only its shape and dtype are read here).
+   * @param weighted - Whether pushes carry weights (the weighted kernel path, as `meanFusion` with `weights`).
+   */
+  constructor(first: Tensor, weighted: boolean, options: ResolvedStreamOptions) {
+    this.shape = first.shape;
+    this.dtype = streamDType(first.dtype, options);
+    this.#n = shapeSize(first.shape);
+    this.#f32 = this.dtype === 'float32';
+    this.#omit = options.nanOmit;
+    this.#weighted = weighted;
+    const n = this.#n;
+    this.#s = new Float64Array(n);
+    this.#c = new Float64Array(this.#f32 ? n : 0);
+    this.#started = new Uint8Array(this.#omit ? n : 0);
+    this.#wHiE = new Float64Array(this.#omit ? n : 0);
+    this.#wLoE = new Float64Array(this.#omit ? n : 0);
+  }
+
+  /** Number of tensors pushed. */
+  get count(): number {
+    return this.#k;
+  }
+
+  /** Σ wᵢ of the pushes in order (the number of pushes when unweighted). */
+  get weightTotal(): number {
+    return this.#total;
+  }
+
+  /** Adds one tensor's data (same shape and dtype as the first; unchecked) with weight `w` (1 if unweighted). */
+  push(x: TypedArray, w: number): void {
+    const first = this.#k === 0;
+    this.#k++;
+    this.#absW += Math.abs(w);
+    this.#total += w;
+    const exp = scaleExponent(this.#weighted ? this.#absW : this.#k);
+    if (exp > this.#exp) {
+      const f = 2 ** (this.#exp - exp);
+      for (const st of this.#scaled.values()) {
+        st.s *= f;
+        st.c *= f;
+      }
+    }
+    this.#exp = Math.max(this.#exp, exp);
+    if (!this.#omit) {
+      if (first) this.#wHi = w;
+      else {
+        const u = this.#wHi + w;
+        const y = u - this.#wHi;
+        this.#wLo += this.#wHi - (u - y) + (w - y);
+        this.#wHi = u;
+      }
+    }
+    if (this.#weighted || this.#omit) this.#pushGeneral(x, w, first);
+    else if (this.#f32) this.#pushCompensated(x, first);
+    else this.#pushPlain(x, first);
+  }
+
+  /** Plain mean, float64 output: a sequential float64 sum (the SIMD kernel's float64 path). */
+  #pushPlain(x: TypedArray, first: boolean): void {
+    const s = this.#s;
+    const n = this.#n;
+    if (first) {
+      for (let i = 0; i < n; i++) {
+        const t = x[i];
+        s[i] = t;
+        if (t - t !== 0) this.#scaledStep(i, false, 0, 0, t, 1);
+      }
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const old = s[i];
+      const t = old + x[i];
+      s[i] = t;
+      if (t - t !== 0) this.#scaledStep(i, true, old, 0, x[i], 1);
+    }
+  }
+
+  /** Plain mean, float32 output: TwoSum-compensated (the SIMD kernel's float32 path). */
+  #pushCompensated(x: TypedArray, first: boolean): void {
+    const s = this.#s;
+    const c = this.#c;
+    const n = this.#n;
+    if (first) {
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        s[i] = v;
+        c[i] = 0;
+        if (v - v !== 0) this.#scaledStep(i, false, 0, 0, v, 1);
+      }
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      const old = s[i];
+      const oc = c[i];
+      const t = old + v;
+      const z = t - old;
+      const nc = oc + (old - (t - z) + (v - z));
+      s[i] = t;
+      c[i] = nc;
+      if (t - t !== 0 || nc - nc !== 0) this.#scaledStep(i, true, old, oc, v, 1);
+    }
+  }
+
+  /** Weighted and/or NaN-omitting mean: the scalar kernel's loop body, one input at a time. */
+  #pushGeneral(x: TypedArray, w: number, first: boolean): void {
+    const s = this.#s;
+    const c = this.#c;
+    const n = this.#n;
+    const f32 = this.#f32;
+    const omit = this.#omit;
+    const weighted = this.#weighted;
+    const started = this.#started;
+    const wHiE = this.#wHiE;
+    const wLoE = this.#wLoE;
+    for (let i = 0; i < n; i++) {
+      const xi = x[i];
+      if (omit && xi !== xi) continue;
+      const was = omit ? started[i] === 1 : !first;
+      let v = xi;
+      let e = 0;
+      if (weighted) {
+        v = w * xi;
+        if (f32 && splittable(w, xi, v)) e = productError(w, xi, v);
+      }
+      const old = s[i];
+      const oc = f32 ? c[i] : 0;
+      let t = v;
+      let nc = e;
+      if (was) {
+        t = old + v;
+        if (f32) {
+          const z = t - old;
+          nc = oc + (old - (t - z) + (v - z) + e);
+        }
+      }
+      s[i] = t;
+      if (f32) c[i] = nc;
+      if (t - t !== 0 || nc - nc !== 0) this.#scaledStep(i, was, old, oc, xi, w);
+      if (omit) {
+        if (!was) {
+          started[i] = 1;
+          wHiE[i] = w;
+        } else {
+          const hi = wHiE[i];
+          const u = hi + w;
+          const y = u - hi;
+          wLoE[i] += hi - (u - y) + (w - y);
+          wHiE[i] = u;
+        }
+      }
+    }
+  }
+
+  /**
+   * One step of the kernel's overflow-safe pass for element `i`, at the current scale. The first time, the
+   * scaled state is the element's last finite state (old s, old c) scaled by 2^-exp.
+   */
+  #scaledStep(i: number, was: boolean, old: number, oc: number, x: number, w: number): void {
+    const scale = 2 ** -this.#exp;
+    let st = this.#scaled.get(i);
+    if (st === undefined) {
+      st = { s: old * scale, c: oc * scale };
+      this.#scaled.set(i, st);
+    }
+    const xs = x * scale;
+    let v = xs;
+    let e = 0;
+    if (this.#weighted) {
+      v = w * xs;
+      if (this.#f32 && splittable(w, xs, v)) e = productError(w, xs, v);
+    }
+    if (!was) {
+      st.s = v;
+      st.c = e;
+      return;
+    }
+    const t = st.s + v;
+    if (this.#f32) {
+      const z = t - st.s;
+      st.c += st.s - (t - z) + (v - z) + e;
+    }
+    st.s = t;
+  }
+
+  /** The kernel's finish of the overflow-safe pass for a scaled state. */
+  #finishScaled(s: number, c: number, wHi: number, wLo: number): number {
+    if (s - s !== 0) {
+      const q = s / (wHi + wLo); // ±inf takes the sign of Σw; NaN stays NaN
+      return this.#f32 ? Math.fround(q) : q;
+    }
+    const sum = c === 0 ? s : s + c;
+    const m = sum / (wLo === 0 ? wHi : wHi + wLo);
+    const r = m * 2 ** this.#exp;
+    return this.#f32 ? Math.fround(r) : r;
+  }
+
+  /**
+   * The mean of everything pushed so far, as a new tensor (never written again).
+   *
+   * @throws {EmptyInputError} before the first push.
+   * @throws {OptionError} when the weights pushed so far sum to zero (as `meanFusion` throws).
+   */
+  result(): Tensor {
+    if (this.#k === 0) throw new EmptyInputError('The stream has no tensor yet: a mean needs at least one');
+    if (this.#total === 0) {
+      throw new OptionError(
+        `The weights of stream items 0 to ${this.#k - 1} sum to 0: their weighted mean is undefined`,
+      );
+    }
+    const out = allocate(this.dtype, this.shape);
+    const o = out.data;
+    const n = this.#n;
+    const s = this.#s;
+    const c = this.#c;
+    const f32 = this.#f32;
+    if (!this.#weighted && !this.#omit) {
+      const k = this.#k;
+      if (f32) {
+        for (let i = 0; i < n; i++) {
+          const si = s[i];
+          const ci = c[i];
+          const m = (ci === 0 ? si : si + ci) / k;
+          o[i] = m - m === 0 ? roundQuotientToFloat32(m, si, ci, k, 0) : m;
+        }
+      } else {
+        for (let i = 0; i < n; i++) o[i] = s[i] / k;
+      }
+      for (const [i, st] of this.#scaled) o[i] = this.#finishScaled(st.s, st.c, k, 0);
+      return out;
+    }
+    const omit = this.#omit;
+    const scale = 2 ** -this.#exp;
+    for (let i = 0; i < n; i++) {
+      const wHi = omit ? this.#wHiE[i] : this.#wHi;
+      const wLo = omit ? this.#wLoE[i] : this.#wLo;
+      if ((omit && this.#started[i] === 0) || wHi + wLo === 0) {
+        o[i] = Number.NaN;
+        continue;
+      }
+      const st = this.#scaled.get(i);
+      if (st !== undefined) {
+        o[i] = this.#finishScaled(st.s, st.c, wHi, wLo);
+        continue;
+      }
+      const si = s[i];
+      const ci = f32 ? c[i] : 0;
+      const m = (ci === 0 ? si : si + ci) / (wLo === 0 ? wHi : wHi + wLo);
+      if (m - m !== 0) o[i] = this.#finishScaled(si * scale, ci * scale, wHi, wLo);
+      else o[i] = f32 ? roundQuotientToFloat32(m, si, ci, wHi, wLo) : m;
+    }
+    return out;
+  }
+}
+
+/**
+ * The sliding-window mean of the last `size` pushes: a TwoSum-compensated running sum that adds the newest
+ * input and subtracts the one leaving, restarted every `size` pushes from a second accumulator that has
+ * only added the current window's inputs (so rounding never builds up over more than one window). Elements
+ * whose running state is not finite (infinities, NaN, overflow) are recomputed exactly by the kernel over
+ * the window.
+ */
+export class WindowAccumulator {
+  readonly shape: readonly number[];
+  readonly dtype: FloatDType;
+  readonly #size: number;
+  readonly #n: number;
+  readonly #f32: boolean;
+  readonly #omit: boolean;
+  readonly #weighted: boolean;
+  /** Copies of the window's inputs (ring buffer, oldest at #head once full) and their weights. */
+  readonly #ring: TypedArray[] = [];
+  readonly #ringW: Float64Array;
+  #head = 0;
+  #length = 0;
+  /** Running (s, c) and, for omit, per-element weight sums (wHi, wLo) of the window. */
+  readonly #main: Float64Array[];
+  /** The same sums over the pushes since the last restart. */
+  readonly #fresh: Float64Array[];
+  #freshCount = 0;
+  readonly #dataCtor: (typeof DTYPE_CTORS)[DType];
+
+  constructor(size: number, first: Tensor, weighted: boolean, options: ResolvedStreamOptions) {
+    this.#size = size;
+    this.shape = first.shape;
+    this.dtype = streamDType(first.dtype, options);
+    this.#n = shapeSize(first.shape);
+    this.#f32 = this.dtype === 'float32';
+    this.#omit = options.nanOmit;
+    this.#weighted = weighted;
+    this.#dataCtor = DTYPE_CTORS[first.dtype];
+    this.#ringW = new Float64Array(size);
+    const parts = this.#omit ? 4 : 2;
+    this.#main = Array.from({ length: parts }, () => new Float64Array(this.#n));
+    this.#fresh = Array.from({ length: parts }, () => new Float64Array(this.#n));
+  }
+
+  /** Inputs currently in the window (up to `size`). */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Adds one tensor's data (unchecked) with weight `w`, evicting the oldest once the window is full. */
+  push(x: TypedArray, w: number): void {
+    const size = this.#size;
+    const n = this.#n;
+    const full = this.#length === size;
+    let slot = this.#ring[this.#head];
+    if (slot === undefined) {
+      slot = new this.#dataCtor(n);
+      this.#ring.push(slot);
+    }
+    const oldW = this.#ringW[this.#head];
+    const [s, c, wh, wl] = this.#main;
+    const [fs, fc, fwh, fwl] = this.#fresh;
+    const omit = this.#omit;
+    const weighted = this.#weighted;
+    for (let i = 0; i < n; i++) {
+      const xi = x[i];
+      if (!(omit && xi !== xi)) {
+        const v = weighted ? w * xi : xi;
+        const e = weighted && splittable(w, xi, v) ? productError(w, xi, v) : 0;
+        // TwoSum into the running and the fresh sums.
+        let a = s[i];
+        let t = a + v;
+        let z = t - a;
+        c[i] += a - (t - z) + (v - z) + e;
+        s[i] = t;
+        a = fs[i];
+        t = a + v;
+        z = t - a;
+        fc[i] += a - (t - z) + (v - z) + e;
+        fs[i] = t;
+        if (omit) {
+          a = wh[i];
+          t = a + w;
+          z = t - a;
+          wl[i] += a - (t - z) + (w - z);
+          wh[i] = t;
+          a = fwh[i];
+          t = a + w;
+          z = t - a;
+          fwl[i] += a - (t - z) + (w - z);
+          fwh[i] = t;
+        }
+      }
+      if (full) {
+        const xo = slot[i];
+        if (!(omit && xo !== xo)) {
+          const p = weighted ? oldW * xo : xo;
+          const v = -p;
+          const e = weighted && splittable(oldW, xo, p) ? -productError(oldW, xo, p) : 0;
+          const a = s[i];
+          const t = a + v;
+          const z = t - a;
+          c[i] += a - (t - z) + (v - z) + e;
+          s[i] = t;
+          if (omit) {
+            const b = wh[i];
+            const u = b - oldW;
+            const y = u - b;
+            wl[i] += b - (u - y) + (-oldW - y);
+            wh[i] = u;
+          }
+        }
+      }
+    }
+    slot.set(x);
+    this.#ringW[this.#head] = w;
+    this.#head = (this.#head + 1) % size;
+    if (!full) this.#length++;
+    if (++this.#freshCount === size) {
+      // The fresh sums hold exactly the current window: restart the running sums from them.
+      for (let p = 0; p < this.#main.length; p++) {
+        this.#main[p].set(this.#fresh[p]);
+        this.#fresh[p].fill(0);
+      }
+      this.#freshCount = 0;
+    }
+  }
+
+  /** The window's inputs, oldest first, and their weights. */
+  #window(): [TypedArray[], Float64Array] {
+    const L = this.#length;
+    const start = L === this.#size ? this.#head : 0;
+    const inputs: TypedArray[] = [];
+    const weights = new Float64Array(L);
+    for (let j = 0; j < L; j++) {
+      const r = (start + j) % this.#size;
+      inputs.push(this.#ring[r]);
+      weights[j] = this.#ringW[r];
+    }
+    return [inputs, weights];
+  }
+
+  /**
+   * The mean of the window as a new tensor: the float32 nearest the compensated sum's quotient, or its
+   * float64 quotient; elements whose running state is not finite come from the kernel over the window.
+   *
+   * @throws {OptionError} when the window's weights sum to zero (as `meanFusion` throws).
+   */
+  result(): Tensor {
+    let window: [TypedArray[], Float64Array] | undefined;
+    let wHi = this.#length;
+    let wLo = 0;
+    if (this.#weighted) {
+      window = this.#window();
+      const weights = window[1];
+      let total = 0;
+      for (let j = 0; j < weights.length; j++) total += weights[j];
+      if (total === 0) {
+        throw new OptionError(
+          `The weights of the ${weights.length} stream items in the window sum to 0: their weighted mean is undefined`,
+        );
+      }
+      wHi = weights[0];
+      for (let j = 1; j < weights.length; j++) {
+        const w = weights[j];
+        const u = wHi + w;
+        const y = u - wHi;
+        wLo += wHi - (u - y) + (w - y);
+        wHi = u;
+      }
+    }
+    const out = allocate(this.dtype, this.shape);
+    const o = out.data;
+    const [s, c, wh, wl] = this.#main;
+    const f32 = this.#f32;
+    const omit = this.#omit;
+    for (let i = 0; i < this.#n; i++) {
+      const si = s[i];
+      const ci = c[i];
+      const hi = omit ? wh[i] : wHi;
+      const lo = omit ? wl[i] : wLo;
+      const m = (ci === 0 ? si : si + ci) / (lo === 0 ? hi : hi + lo);
+      if (m - m === 0 && ci - ci === 0) {
+        o[i] = f32 ? roundQuotientToFloat32(m, si, ci, hi, lo) : m;
+        continue;
+      }
+      window ??= this.#window();
+      const params = { weights: this.#weighted ? window[1] : null, nanOmit: omit };
+      o[i] = meanElement(window[0], i, params, f32, 0);
+    }
+    return out;
+  }
+}

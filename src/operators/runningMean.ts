@@ -1,0 +1,77 @@
+/** `runningMean`: the exact mean so far of an unbounded stream of tensors. */
+import { defer, map, type Observable, type OperatorFunction, reduce } from 'rxjs';
+import { describe, EmptyInputError, OptionError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  RunningAccumulator,
+  resolveStreamOptions,
+  type StreamItem,
+  type StreamMeanOptions,
+  StreamReader,
+} from './internal/accumulator.js';
+
+/** Options of {@link runningMean}. */
+export interface RunningMeanOptions extends StreamMeanOptions {
+  /**
+   * `'each'`: emit the mean so far after every input. `'complete'`: emit the mean of the whole stream once,
+   * when the source completes.
+   * @default 'each'
+   */
+  emit?: 'each' | 'complete';
+}
+
+/**
+ * The mean over a stream of tensors whose length is not known in advance: after n inputs the result is
+ * bitwise `meanFusion` of those n inputs (with their weights as `weights` for a weighted stream), with the
+ * same dtype, NaN, −0 and overflow rules (e.g. the mean of 1.7e308, −1.7e308, 1.7e308 is about 5.67e307).
+ *
+ * Items are tensors (or nested number arrays), or `{ tensor, weight }` for a weighted mean Σ wᵢ·xᵢ / Σ wᵢ
+ * (e.g. federated averaging, weight = sample count); the first item decides which. Every tensor must have
+ * the first one's shape and dtype. State per subscription: a few float64 arrays of the tensor's size, so
+ * memory is O(one tensor) however long the stream; work is O(1) per element per input. Each emission is a
+ * new tensor, never written again.
+ *
+ * Errors travel through the error channel, nothing is emitted after one:
+ * - {@link ShapeMismatchError} / {@link DTypeError}: an item's shape or dtype differs from item 0's (the
+ *   message names the position and both shapes); {@link TensorError} / DTypeError for a malformed tensor.
+ * - {@link OptionError}: a weighted item among plain ones or the other way round, a non-finite weight, or
+ *   weights of the inputs so far summing to 0 (`meanFusion` refuses those too).
+ * - {@link EmptyInputError}: with `emit: 'complete'`, the source completed without any item.
+ *
+ * Exact up to one limit: an element mixing values near the float64 overflow threshold (where the kernel's
+ * overflow-safe pass takes over) with values below about 2^-960 may differ from `meanFusion` in the last bit.
+ *
+ * @param options - `nan`, `dtype` as `meanFusion`, and `emit`.
+ * @returns An operator from stream items to tensors of the items' shape (dtype float32 when the items are
+ *   float32, else float64, unless `dtype` says otherwise).
+ * @throws {OptionError} at call time for bad options (`weights`/`out` are refused: weights travel with the
+ *   items, and emissions are never written into a shared output).
+ */
+export function runningMean(options?: RunningMeanOptions): OperatorFunction<StreamItem, Tensor> {
+  const resolved = resolveStreamOptions(options, 'runningMean', ['emit']);
+  const emit = options?.emit ?? 'each';
+  if (emit !== 'each' && emit !== 'complete') {
+    throw new OptionError(`Expected \`emit\` to be 'each' or 'complete', got ${describe(emit)}`);
+  }
+  return (source: Observable<StreamItem>) =>
+    defer(() => {
+      const reader = new StreamReader();
+      let acc: RunningAccumulator | undefined;
+      const push = (item: StreamItem): RunningAccumulator => {
+        const { tensor, weight } = reader.read(item);
+        acc ??= new RunningAccumulator(tensor, reader.weighted, resolved);
+        acc.push(tensor.data, weight);
+        return acc;
+      };
+      if (emit === 'each') return source.pipe(map((item) => push(item).result()));
+      return source.pipe(
+        reduce<StreamItem, RunningAccumulator | undefined>((_, item) => push(item), undefined),
+        map((done) => {
+          if (done === undefined) {
+            throw new EmptyInputError('The stream completed without any tensor: a mean needs at least one');
+          }
+          return done.result();
+        }),
+      );
+    });
+}
