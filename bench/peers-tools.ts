@@ -1,0 +1,171 @@
+/**
+ * The JavaScript-side contenders of the peers benchmark, each written the way a user would write it, behind
+ * one small interface: fuse k same-shape float arrays, return the mean as a typed array of the input dtype.
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { meanFusion, type Tensor, tensor } from '../src/index.js';
+import type { FloatData } from './peers-exact.js';
+
+/** Every contender, JavaScript and numpy, in table order. */
+export const TOOL_IDS = ['ours', 'pool', 'js-loop', 'tf-cpu', 'tf-wasm', 'np-stack', 'np-add'] as const;
+
+/** A contender's id. */
+export type ToolId = (typeof TOOL_IDS)[number];
+
+/** Short label and the exact code each contender runs, for the results page and the chart. */
+export const TOOL_INFO: Readonly<Record<ToolId, { label: string; code: string }>> = {
+  ours: { label: 'ours, 1 thread', code: '`meanFusion(tensors)`' },
+  pool: {
+    label: 'ours, pool',
+    code: '`await new FusionPool({ threads }).fuse(tensors)`, threads = all cores',
+  },
+  'js-loop': {
+    label: 'plain JS loop',
+    code: '`for i: s = 0; for j: s += xs[j][i]; out[i] = s / k` into a new typed array of the input dtype',
+  },
+  'tf-cpu': {
+    label: 'TF.js cpu',
+    code: '`tf.mean(tf.stack(xs.map(x => tf.tensor(x, shape))), 0).dataSync()` on the pure-JS `cpu` backend',
+  },
+  'tf-wasm': { label: 'TF.js wasm', code: 'the same on the `wasm` backend' },
+  'np-stack': { label: 'numpy stack', code: '`np.mean(np.stack(xs), 0)`' },
+  'np-add': {
+    label: 'numpy in-place',
+    code: '`out = xs[0].copy(); for a in xs[1:]: np.add(out, a, out=out)`; then `np.divide(out, k, out=out)`',
+  },
+};
+
+/** Float dtypes of the benchmark's jobs. */
+export type JobDType = 'float32' | 'float64';
+
+/** A JavaScript contender. */
+export interface JsTool {
+  readonly id: ToolId;
+  /** Why the tool cannot run a job, or `null` when it can. */
+  unsupported(dtype: JobDType, k: number, n: number): string | null;
+  /** Fuses `inputs` (k arrays of `n = product(shape)` elements) into a new array of the input dtype. */
+  run(inputs: readonly FloatData[], shape: readonly number[]): FloatData | Promise<FloatData>;
+}
+
+function tensors(inputs: readonly FloatData[], shape: readonly number[]): Tensor[] {
+  return inputs.map((x) => tensor(x, shape));
+}
+
+/** Our single-threaded `meanFusion`. */
+export const oursTool: JsTool = {
+  id: 'ours',
+  unsupported: () => null,
+  run: (inputs, shape) => meanFusion(tensors(inputs, shape)).data as FloatData,
+};
+
+/** The plain loop a user would write without a library (float64 accumulator, one division). */
+export const jsLoopTool: JsTool = {
+  id: 'js-loop',
+  unsupported: () => null,
+  run(inputs) {
+    const k = inputs.length;
+    const n = inputs[0].length;
+    const out = inputs[0] instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < k; j++) s += inputs[j][i];
+      out[i] = s / k;
+    }
+    return out;
+  },
+};
+
+/** The pool's public face as this benchmark uses it (issue 3: `FusionPool`). */
+interface PoolLike {
+  fuse(inputs: readonly Tensor[]): Promise<Tensor>;
+  close(): Promise<void>;
+}
+
+/**
+ * Our pool on all cores, when `FusionPool` is exported by the library; otherwise the reason it is absent.
+ * Call `close()` on the returned handle when done.
+ */
+export async function openPoolTool(): Promise<
+  { tool: JsTool; close: () => Promise<void> } | { reason: string }
+> {
+  const lib: Record<string, unknown> = await import('../src/index.js');
+  const Ctor = lib.FusionPool as (new (options: { threads: number }) => PoolLike) | undefined;
+  if (typeof Ctor !== 'function')
+    return { reason: 'FusionPool is not exported by the library yet (issue 3)' };
+  const pool = new Ctor({ threads: availableParallelism() });
+  const tool: JsTool = {
+    id: 'pool',
+    unsupported: () => null,
+    run: async (inputs, shape) => (await pool.fuse(tensors(inputs, shape))).data as FloatData,
+  };
+  return { tool, close: () => pool.close() };
+}
+
+/** Largest WASM heap TF.js's wasm32 build can grow to (its memory maximum is 65536 pages). */
+const WASM_HEAP_LIMIT = 4 * 2 ** 30;
+
+/** Which WASM binary TF.js picked, for the machine description. */
+export interface TfInfo {
+  readonly version: string;
+  readonly wasmSimd: boolean;
+  readonly wasmThreads: boolean;
+  readonly wasmDir: string;
+}
+
+/**
+ * Prepares TF.js: the `wasm` backend loads its `.wasm` binaries from the package's own dist folder in
+ * node_modules (a file path, so no network), and both backends are initialised once.
+ */
+export async function openTf(): Promise<{ cpu: JsTool; wasm: JsTool; info: TfInfo }> {
+  const require = createRequire(import.meta.url);
+  const wasmDir = `${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`;
+  setWasmPaths(wasmDir);
+  // TF.js greets Node users once on the console (suggesting tfjs-node); keep the benchmark's output clean.
+  const log = console.log;
+  const warn = console.warn;
+  console.log = () => {};
+  console.warn = () => {};
+  try {
+    for (const backend of ['wasm', 'cpu']) {
+      if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} failed to initialise`);
+      await tf.ready();
+    }
+    tf.tensor([0]).dispose(); // the cpu backend greets on its first write
+  } finally {
+    console.log = log;
+    console.warn = warn;
+  }
+  const info: TfInfo = {
+    version: tf.version.tfjs,
+    wasmSimd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
+    wasmThreads: Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')),
+    wasmDir,
+  };
+  const make = (id: 'tf-cpu' | 'tf-wasm', backend: string): JsTool => ({
+    id,
+    unsupported(dtype, k, n) {
+      if (dtype !== 'float32') return 'TF.js has no float64';
+      const heap = (2 * k + 1) * n * 4;
+      if (backend === 'wasm' && heap > 0.85 * WASM_HEAP_LIMIT) {
+        return `needs ≥ ${(heap / 2 ** 30).toFixed(1)} GiB of WASM heap (inputs + stacked copy); wasm32 caps it at 4 GiB`;
+      }
+      return null;
+    },
+    async run(inputs, shape) {
+      if (tf.getBackend() !== backend) await tf.setBackend(backend);
+      const mean = tf.tidy(() =>
+        tf.mean(tf.stack(inputs.map((x) => tf.tensor(x as Float32Array, shape as number[], 'float32'))), 0),
+      );
+      try {
+        return mean.dataSync() as Float32Array;
+      } finally {
+        mean.dispose();
+      }
+    },
+  });
+  return { cpu: make('tf-cpu', 'cpu'), wasm: make('tf-wasm', 'wasm'), info };
+}
