@@ -20,7 +20,6 @@ import { DTypeError, describe, EmptyInputError, OptionError, ShapeMismatchError 
 import { type NanPolicy, resolveOptions } from '../../fusion/options.js';
 import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
 import { meanElement } from '../../kernels/scalar.js';
-import { allocate } from '../../tensor/alloc.js';
 import { DTYPE_CTORS, type DType, type FloatDType, type TypedArray } from '../../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../../tensor/shape.js';
 import { type Tensor, type TensorLike, toTensor } from '../../tensor/tensor.js';
@@ -184,6 +183,12 @@ function scaleExponent(total: number): number {
 /** The kernel's condition for a product's error term: a finite product of operands Dekker's split handles. */
 function splittable(w: number, x: number, p: number): boolean {
   return p - p === 0 && Math.abs(x) < SPLIT_LIMIT && Math.abs(w) < SPLIT_LIMIT;
+}
+
+/** A zero-filled output tensor; `shape` is an already checked, frozen shape. */
+function newTensor(dtype: FloatDType, shape: readonly number[]): Tensor {
+  const n = shapeSize(shape);
+  return { data: dtype === 'float32' ? new Float32Array(n) : new Float64Array(n), shape, dtype };
 }
 
 /** The scaled state of an element whose plain sum is no longer finite: (s, c) times 2^-exponent. */
@@ -434,7 +439,7 @@ export class RunningAccumulator {
         `The weights of stream items 0 to ${this.#k - 1} sum to 0: their weighted mean is undefined`,
       );
     }
-    const out = allocate(this.dtype, this.shape);
+    const out = newTensor(this.dtype, this.shape);
     const o = out.data;
     const n = this.#n;
     const s = this.#s;
@@ -537,8 +542,16 @@ export class WindowAccumulator {
       this.#ring.push(slot);
     }
     const oldW = this.#ringW[this.#head];
-    const [s, c, wh, wl] = this.#main;
-    const [fs, fc, fwh, fwl] = this.#fresh;
+    const main = this.#main;
+    const fresh = this.#fresh;
+    const s = main[0];
+    const c = main[1];
+    const wh = main[2];
+    const wl = main[3];
+    const fs = fresh[0];
+    const fc = fresh[1];
+    const fwh = fresh[2];
+    const fwl = fresh[3];
     const omit = this.#omit;
     const weighted = this.#weighted;
     for (let i = 0; i < n; i++) {
@@ -648,9 +661,13 @@ export class WindowAccumulator {
         wHi = u;
       }
     }
-    const out = allocate(this.dtype, this.shape);
+    const out = newTensor(this.dtype, this.shape);
     const o = out.data;
-    const [s, c, wh, wl] = this.#main;
+    const main = this.#main;
+    const s = main[0];
+    const c = main[1];
+    const wh = main[2];
+    const wl = main[3];
     const f32 = this.#f32;
     const omit = this.#omit;
     for (let i = 0; i < this.#n; i++) {
