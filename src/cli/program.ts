@@ -1,0 +1,116 @@
+/** The command line's options, declared once with commander: parsing only, no work. */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseSize } from './size.js';
+
+/** What a parsed command line asks for. */
+export interface CliConfig {
+  readonly inputs: string[];
+  readonly output: string;
+  readonly weights?: number[];
+  readonly nan?: 'propagate' | 'omit';
+  readonly dtype?: 'float32' | 'float64';
+  readonly stacked: boolean;
+  readonly threads?: number;
+  readonly chunkRows?: number;
+  readonly memoryLimit?: number;
+  readonly force: boolean;
+  /** `undefined`: a bar only when stderr is a TTY; `false`: never. A bar is never drawn on a pipe. */
+  readonly progress?: boolean;
+  readonly json: boolean;
+  readonly debug: boolean;
+}
+
+function positiveInteger(text: string): number {
+  const n = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError('Expected an integer from 1 and up.');
+  }
+  return n;
+}
+
+function size(text: string): number {
+  const n = parseSize(text);
+  if (n === undefined) {
+    throw new InvalidArgumentError('Expected a size such as 512MB, 1GiB or 1048576 (bytes).');
+  }
+  return n;
+}
+
+function weightList(text: string): number[] {
+  const parts = text.split(',');
+  const weights = parts.map((p) => (p.trim() === '' ? Number.NaN : Number(p)));
+  const bad = weights.findIndex((w) => !Number.isFinite(w));
+  if (bad >= 0) {
+    throw new InvalidArgumentError(
+      `Expected comma-separated finite numbers; item ${bad + 1} is ${JSON.stringify(parts[bad])}.`,
+    );
+  }
+  return weights;
+}
+
+/**
+ * Builds the `mean-fusion` command. It does not exit: commander errors are thrown as `CommanderError`
+ * (after commander printed its one-line message through `writeErr`).
+ */
+export function createProgram(
+  version: string,
+  out: { writeOut(s: string): void; writeErr(s: string): void },
+): Command {
+  return new Command()
+    .name('mean-fusion')
+    .description(
+      'Element-wise mean of k same-shape NumPy .npy arrays, written to a new .npy file, out of core and\n' +
+        'multithreaded. The output appears atomically: never half-written, never left behind on error.',
+    )
+    .version(version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'print this help')
+    .argument('<inputs...>', 'input .npy files (one stacked file with --stacked)')
+    .requiredOption('-o, --output <file>', 'output .npy file')
+    .option('-w, --weights <list>', 'comma-separated weights, one per input (weighted mean)', weightList)
+    .addOption(
+      new Option('--nan <policy>', 'NaN inputs: propagate (mean) or omit (nanmean)').choices([
+        'propagate',
+        'omit',
+      ]),
+    )
+    .addOption(
+      new Option(
+        '--dtype <dtype>',
+        'output dtype (default: float32 if all inputs are, else float64)',
+      ).choices(['float32', 'float64']),
+    )
+    .option('--stacked', 'one input whose first axis enumerates the k arrays')
+    .option('-t, --threads <n>', 'worker threads (default: available cores)', positiveInteger)
+    .option('--chunk-rows <n>', 'rows per chunk task (default: from --memory-limit)', positiveInteger)
+    .option('--memory-limit <size>', 'memory budget, e.g. 512MB, 1GiB (default: 512MiB)', size)
+    .option('-f, --force', 'overwrite an existing output file')
+    .option('--progress', 'show a progress bar (on a terminal only; default there)')
+    .option('--no-progress', 'never show a progress bar')
+    .option('--json', 'print one JSON summary line on stdout')
+    .option('--debug', 'print stack traces of errors')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => out.writeOut(s),
+      writeErr: (s) => out.writeErr(s),
+    });
+}
+
+/** Reads the parsed options of `program` into a {@link CliConfig}. */
+export function configOf(program: Command): CliConfig {
+  const o = program.opts();
+  return {
+    inputs: program.args,
+    output: o.output,
+    weights: o.weights,
+    nan: o.nan,
+    dtype: o.dtype,
+    stacked: o.stacked === true,
+    threads: o.threads,
+    chunkRows: o.chunkRows,
+    memoryLimit: o.memoryLimit,
+    force: o.force === true,
+    progress: o.progress,
+    json: o.json === true,
+    debug: o.debug === true,
+  };
+}
