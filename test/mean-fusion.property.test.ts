@@ -154,6 +154,45 @@ describe('meanFusion against an exact BigInt reference', () => {
     );
   });
 
+  it('long rows (the SIMD path) give the float32 nearest the exact mean and bit-match the scalar kernel', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 64, max: 300 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom<'float32' | 'float64'>('float32', 'float64'),
+        (n, k, inDt) =>
+          fc.assert(
+            fc.property(
+              fc.array(
+                fc.array(inDt === 'float32' ? fc.float() : fc.double(), { minLength: n, maxLength: n }),
+                {
+                  minLength: k,
+                  maxLength: k,
+                },
+              ),
+              (rows) => {
+                const Ctor = inDt === 'float32' ? Float32Array : Float64Array;
+                const inputs = rows.map((r) => tensor(Ctor.from(r)));
+                const r = meanFusion(inputs, { dtype: 'float32' });
+                for (let i = 0; i < n; i++) {
+                  const want = exactMeanRounded(
+                    inputs.map((t) => t.data[i]),
+                    null,
+                    false,
+                    'float32',
+                  );
+                  if (!Object.is(r.data[i], want))
+                    throw new Error(`element ${i}: got ${r.data[i]}, want ${want}`);
+                }
+              },
+            ),
+            { numRuns: 2 },
+          ),
+      ),
+      { numRuns: 40 },
+    );
+  });
+
   it('scaled-sum sanity: the reference agrees with plain arithmetic on exactly representable sums', () => {
     expect(toScaled(0.75)).toBe(3n << 1072n);
   });

@@ -56,6 +56,14 @@ describe('rule 2: float64 accumulation, one rounding to the output dtype', () =>
     expect(meanFusion([f32([3]), f32([3 * 2 ** -24]), f32([2 ** -100])]).data[0]).toBe(1 + 2 ** -23);
     expect(meanFusion([f32([3]), f32([3 * 2 ** -24]), f32([-(2 ** -100)])]).data[0]).toBe(1);
   });
+  it('the same exact float32 rounding holds on long rows (SIMD path with its midpoint check)', () => {
+    const n = 1000;
+    const cols = [3, 3 * 2 ** -24, 2 ** -100].map((v, j) =>
+      f32(Array.from({ length: n }, (_, i) => (j === 2 && i % 2 ? -v : v))),
+    );
+    const r = meanFusion(cols).data;
+    for (let i = 0; i < n; i++) expect(r[i]).toBe(i % 2 ? 1 : 1 + 2 ** -23);
+  });
   it('weights are applied in float64, not rounded to float32', () => {
     // 0.1 is not a float32; the float32 result must be the float32 nearest (1·0.1 + 3·0.3) / (0.1 + 0.3)
     const r = meanFusion([f32([1]), f32([3])], { weights: [0.1, 0.3] });

@@ -10,6 +10,8 @@ import { meanRangeSimd } from './simd.js';
 
 /** Below this many elements the scalar kernel is faster than staging blocks for SIMD. */
 export const SIMD_MIN_ELEMENTS = 64;
+/** The SIMD float32 finish relies on exact products q·k, true for k below 2^28. */
+export const SIMD_MAX_INPUTS = 2 ** 28;
 
 /**
  * Writes `out[i] = mean(inputs[0][i], …, inputs[k-1][i])` for `start ≤ i < end`.
@@ -28,7 +30,12 @@ export function meanRange(
   params: MeanKernelParams,
 ): void {
   // Tiny ranges (e.g. one element of a huge stack) skip the SIMD staging; both paths give identical bits.
-  if (params.weights === null && !params.nanOmit && end - start >= SIMD_MIN_ELEMENTS) {
+  if (
+    params.weights === null &&
+    !params.nanOmit &&
+    end - start >= SIMD_MIN_ELEMENTS &&
+    inputs.length < SIMD_MAX_INPUTS
+  ) {
     meanRangeSimd(inputs, out, start, end, params);
   } else {
     meanRangeScalar(inputs, out, start, end, params);

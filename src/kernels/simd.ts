@@ -1,11 +1,13 @@
 /**
  * Fast path of the plain (unweighted, NaN-propagating) mean: WebAssembly SIMD over cache-sized blocks.
  *
- * For each block of {@link BLOCK} elements the inputs are copied, one after another, into a staging area of
- * the kernel's memory (the copy stays in L2 cache) and added into a float64 accumulator, so each input byte
- * is read from main memory once and the output written once. float32 outputs use compensated (TwoSum)
- * accumulation and are rounded exactly by the scalar finisher; float64 outputs use a plain sequential sum.
- * Elements whose result is not finite are recomputed by the overflow-safe scalar path.
+ * For each block of {@link BLOCK} elements, up to {@link SLOTS} inputs at a time are copied into staging
+ * slots of the kernel's memory (copies that stay in L2 cache) and added, in input order, into a float64
+ * accumulator held in registers across the slots. Each input byte is thus read from main memory once and the
+ * output written once. float32 outputs use compensated (TwoSum) accumulation and a SIMD finish that flags
+ * the rare lanes (near a float32 rounding midpoint, subnormal, or not finite) for the exact scalar finisher;
+ * float64 outputs use a plain sequential sum. Elements whose result is not finite are recomputed by the
+ * overflow-safe scalar path. Every lane does the scalar kernel's IEEE operations, so the bits are the same.
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
 import { roundQuotientToFloat32 } from './exact.js';
@@ -13,12 +15,16 @@ import type { MeanKernelParams } from './params.js';
 import { meanElementSafe } from './scalar.js';
 import { type KernelExports, kernel } from './wasm/instance.js';
 
-/** Elements per block: 3 float64 arrays of this length (96 KiB) stay in L2 cache. */
+/** Elements per block. */
 export const BLOCK = 4096;
+/** Inputs staged per kernel call. */
+export const SLOTS = 8;
+const STRIDE = BLOCK * 8;
 const ACC = 0;
-const CMP = BLOCK * 8;
-const STAGE = 2 * BLOCK * 8;
-const BYTES = 3 * BLOCK * 8;
+const CMP = STRIDE;
+const OUT = 2 * STRIDE;
+const SLOT0 = 3 * STRIDE;
+const BYTES = SLOT0 + SLOTS * STRIDE;
 
 let heap64: Float64Array | undefined;
 let heap32: Float32Array | undefined;
@@ -31,6 +37,13 @@ function views(k: KernelExports): [Float64Array, Float32Array] {
     heap32 = new Float32Array(k.memory.buffer);
   }
   return [heap64, heap32 as Float32Array];
+}
+
+/** Copies elements [b, b + n) of `x` into the slot at byte address `at` (float32 kept, others as float64). */
+function stage(h64: Float64Array, h32: Float32Array, x: TypedArray, b: number, n: number, at: number): void {
+  const slice = x.subarray(b, b + n);
+  if (x instanceof Float32Array) h32.set(slice, at / 4);
+  else h64.set(slice, at / 8);
 }
 
 /** Writes the plain mean of elements [start, end) of `inputs` into `out` (same indices). Unchecked. */
@@ -47,54 +60,83 @@ export function meanRangeSimd(
   const compensated = out instanceof Float32Array;
   for (let b = start; b < end; b += BLOCK) {
     const n = Math.min(BLOCK, end - b);
-    const even = n + (n & 1);
-    for (let j = 0; j < count; j++) {
-      const x = inputs[j];
-      const slice = x.subarray(b, b + n);
-      const isF32 = x instanceof Float32Array;
-      if (j === 0) {
-        if (isF32) {
-          h32.set(slice, STAGE / 4);
-          k.promote_f32(ACC, STAGE, even);
-        } else {
-          h64.set(slice, ACC / 8);
-        }
-        if (compensated) h64.fill(0, CMP / 8, CMP / 8 + even);
-        continue;
-      }
-      if (isF32) h32.set(slice, STAGE / 4);
-      else h64.set(slice, STAGE / 8);
-      if (compensated) {
-        if (isF32) k.add2_f32(ACC, CMP, STAGE, even);
-        else k.add2_f64(ACC, CMP, STAGE, even);
-      } else if (isF32) k.add_f32(ACC, STAGE, even);
-      else k.add_f64(ACC, STAGE, even);
-    }
-    if (compensated) {
-      const base = CMP / 8;
-      for (let i = 0; i < n; i++) {
-        const s = h64[i];
-        const c = h64[base + i];
-        let r: number;
-        if (s - s === 0) {
-          const m = (c === 0 ? s : s + c) / count;
-          r =
-            m - m === 0
-              ? roundQuotientToFloat32(m, s, c, count, 0)
-              : meanElementSafe(inputs, b + i, params, true);
-        } else {
-          r = meanElementSafe(inputs, b + i, params, true);
-        }
-        out[b + i] = r;
-      }
+    const n4 = (n + 3) & ~3;
+    const first = inputs[0];
+    if (first instanceof Float32Array) {
+      stage(h64, h32, first, b, n, SLOT0);
+      k.promote_f32(ACC, SLOT0, n4);
     } else {
-      const bad = k.div_f64(ACC, even, count);
-      out.set(h64.subarray(ACC / 8, ACC / 8 + n), b);
-      if (bad !== 0) {
-        for (let i = 0; i < n; i++) {
-          if (!Number.isFinite(out[b + i])) out[b + i] = meanElementSafe(inputs, b + i, params, false);
-        }
-      }
+      stage(h64, h32, first, b, n, ACC);
     }
+    if (compensated) h64.fill(0, CMP / 8, CMP / 8 + n4);
+    for (let j = 1; j < count; ) {
+      // Stage a run of up to SLOTS inputs of one staging type (float32, or anything else as float64).
+      const isF32 = inputs[j] instanceof Float32Array;
+      let m = 0;
+      while (j + m < count && m < SLOTS && inputs[j + m] instanceof Float32Array === isF32) {
+        stage(h64, h32, inputs[j + m], b, n, SLOT0 + m * STRIDE);
+        m++;
+      }
+      if (compensated) {
+        if (isF32) k.addm2_f32(ACC, CMP, SLOT0, STRIDE, m, n4);
+        else k.addm2_f64(ACC, CMP, SLOT0, STRIDE, m, n4);
+      } else if (isF32) k.addm_f32(ACC, SLOT0, STRIDE, m, n4);
+      else k.addm_f64(ACC, SLOT0, STRIDE, m, n4);
+      j += m;
+    }
+    if (compensated) finishFloat32(k, h64, h32, inputs, out, b, n, n4, params);
+    else finishFloat64(k, h64, inputs, out, b, n, n4, params);
+  }
+}
+
+function finishFloat64(
+  k: KernelExports,
+  h64: Float64Array,
+  inputs: readonly TypedArray[],
+  out: FloatArray,
+  b: number,
+  n: number,
+  n4: number,
+  params: MeanKernelParams,
+): void {
+  const bad = k.div_f64(ACC, n4, inputs.length);
+  out.set(h64.subarray(ACC / 8, ACC / 8 + n), b);
+  if (bad === 0) return;
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(out[b + i])) out[b + i] = meanElementSafe(inputs, b + i, params, false);
+  }
+}
+
+function finishFloat32(
+  k: KernelExports,
+  h64: Float64Array,
+  h32: Float32Array,
+  inputs: readonly TypedArray[],
+  out: FloatArray,
+  b: number,
+  n: number,
+  n4: number,
+  params: MeanKernelParams,
+): void {
+  const count = inputs.length;
+  const flagged = k.fin_f32(ACC, CMP, OUT, n4, count);
+  out.set(h32.subarray(OUT / 4, OUT / 4 + n), b);
+  if (flagged === 0) return;
+  // Some lane is near a midpoint, subnormal or not finite: finish this block exactly, as the scalar kernel does.
+  const base = CMP / 8;
+  for (let i = 0; i < n; i++) {
+    const s = h64[i];
+    const c = h64[base + i];
+    let r: number;
+    if (s - s === 0) {
+      const m = (c === 0 ? s : s + c) / count;
+      r =
+        m - m === 0
+          ? roundQuotientToFloat32(m, s, c, count, 0)
+          : meanElementSafe(inputs, b + i, params, true);
+    } else {
+      r = meanElementSafe(inputs, b + i, params, true);
+    }
+    out[b + i] = r;
   }
 }

@@ -8,11 +8,12 @@ import { KERNEL_WASM_BASE64 } from './kernel-bytes.generated.js';
 export interface KernelExports {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   promote_f32(dst: number, src: number, n: number): void;
-  add_f64(acc: number, x: number, n: number): void;
-  add_f32(acc: number, x: number, n: number): void;
-  add2_f64(acc: number, cmp: number, x: number, n: number): void;
-  add2_f32(acc: number, cmp: number, x: number, n: number): void;
+  addm_f64(acc: number, x: number, stride: number, m: number, n: number): void;
+  addm_f32(acc: number, x: number, stride: number, m: number, n: number): void;
+  addm2_f64(acc: number, cmp: number, x: number, stride: number, m: number, n: number): void;
+  addm2_f32(acc: number, cmp: number, x: number, stride: number, m: number, n: number): void;
   div_f64(acc: number, n: number, d: number): number;
+  fin_f32(acc: number, cmp: number, out: number, n: number, d: number): number;
 }
 
 /** The slice of the global `WebAssembly` namespace used here (Node 20's types do not declare it). */

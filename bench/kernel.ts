@@ -1,0 +1,107 @@
+/**
+ * Kernel benchmark: single-thread `meanFusion` on 2048×2048 float64 and float32 for k = 2, 8, 32.
+ *
+ * Prints, measured side by side in this one run (medians of several runs):
+ * - our throughput in GB/s, counting bytes read (k inputs) plus bytes written (one output);
+ * - the ratio to an in-process bandwidth roof: `TypedArray.prototype.set` copying the same inputs (its GB/s
+ *   counts the bytes it reads plus writes);
+ * - the ratio to numpy's best idiom on the same data (`out[...] = a0; np.add(out, a, out=out)` for each further
+ *   input, then one `np.divide`), when python3 with numpy is present.
+ *
+ * Usage: `npm run bench:kernel [-- --size 2048 --runs 7]`
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { meanFusion, type Tensor, tensor } from '../src/index.js';
+import { hasNumpy, printTable, runPython, sinkValue, timeMedian } from './util.js';
+
+const { values: args } = parseArgs({
+  options: { size: { type: 'string', default: '2048' }, runs: { type: 'string', default: '7' } },
+});
+const size = Number(args.size);
+const runs = Number(args.runs);
+const N = size * size;
+
+const NUMPY = `
+import sys, json, time, numpy as np
+path, dt, k, n, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+xs = [np.fromfile(f"{path}/x{j}.bin", dtype=dt) for j in range(k)]
+out = np.empty(n, dtype=dt)
+def run():
+    out[...] = xs[0]
+    for a in xs[1:]:
+        np.add(out, a, out=out)
+    np.divide(out, k, out=out)
+for _ in range(2): run()
+ts = []
+for _ in range(runs):
+    t = time.perf_counter(); run(); ts.append(time.perf_counter() - t)
+ts.sort()
+print(json.dumps({"seconds": ts[len(ts)//2], "version": np.__version__}))
+`;
+
+const withNumpy = hasNumpy();
+const rows: string[][] = [];
+let numpyVersion = '';
+for (const dtype of ['float64', 'float32'] as const) {
+  for (const k of [2, 8, 32]) {
+    const Ctor = dtype === 'float64' ? Float64Array : Float32Array;
+    const inputs: Tensor[] = Array.from({ length: k }, (_, j) => {
+      const a = new Ctor(N);
+      for (let i = 0; i < N; i++) a[i] = Math.sin(i * 0.001 + j) * 100 + j;
+      return tensor(a, [size, size]);
+    });
+    const out = tensor(new Ctor(N), [size, size]);
+    const bytes = (k + 1) * N * Ctor.BYTES_PER_ELEMENT;
+    const ours = timeMedian(() => meanFusion(inputs, { out }), runs);
+    const copyTarget = new Ctor(N);
+    const roof = timeMedian(() => {
+      for (const x of inputs) copyTarget.set(x.data);
+      return copyTarget;
+    }, runs);
+    const roofBytes = 2 * k * N * Ctor.BYTES_PER_ELEMENT;
+    const oursGBs = bytes / ours / 1e9;
+    const roofGBs = roofBytes / roof / 1e9;
+    const row = [dtype, String(k), oursGBs.toFixed(2), roofGBs.toFixed(2), (oursGBs / roofGBs).toFixed(2)];
+    if (withNumpy) {
+      const dir = mkdtempSync(join(tmpdir(), 'mf-bench-'));
+      try {
+        inputs.forEach((x, j) => {
+          writeFileSync(
+            join(dir, `x${j}.bin`),
+            new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength),
+          );
+        });
+        const r = runPython(NUMPY, [dir, dtype, String(k), String(N), String(runs)]) as {
+          seconds: number;
+          version: string;
+        };
+        numpyVersion = r.version;
+        const npGBs = bytes / r.seconds / 1e9;
+        row.push(npGBs.toFixed(2), (oursGBs / npGBs).toFixed(2));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    rows.push(row);
+  }
+}
+
+console.log(`mean-fusion kernel benchmark: ${size}×${size}, single thread, median of ${runs} runs`);
+console.log(
+  `node ${process.version}${withNumpy ? `, numpy ${numpyVersion}` : ' (numpy absent: column skipped)'}`,
+);
+printTable(
+  [
+    'dtype',
+    'k',
+    'ours GB/s',
+    'set() roof GB/s',
+    'ours/roof',
+    ...(withNumpy ? ['numpy in-place GB/s', 'ours/numpy'] : []),
+  ],
+  rows,
+);
+console.log(`(sink ${sinkValue().toFixed(3)})`);

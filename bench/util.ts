@@ -1,0 +1,65 @@
+/** Small shared helpers of the benchmarks: timing medians, numpy child processes, table printing. */
+import { spawnSync } from 'node:child_process';
+
+/** Median of a list of numbers. */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs `fn` `warmup` times, then `runs` times, and returns the median wall time in seconds. */
+export function timeMedian(fn: () => unknown, runs = 7, warmup = 2): number {
+  for (let i = 0; i < warmup; i++) consume(fn());
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    consume(fn());
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return median(times);
+}
+
+let sink = 0;
+/** Reads a result so the work cannot be optimised away. */
+export function consume(value: unknown): void {
+  if (value && typeof value === 'object' && 'data' in value) {
+    const d = (value as { data: ArrayLike<number> }).data;
+    if (d.length > 0) sink += d[d.length - 1];
+  } else if (ArrayBuffer.isView(value)) {
+    const d = value as unknown as ArrayLike<number>;
+    if (d.length > 0) sink += d[0];
+  }
+}
+/** The accumulated sink (print it so it is observable). */
+export function sinkValue(): number {
+  return sink;
+}
+
+/** True when `python3 -c "import numpy"` works. */
+export function hasNumpy(): boolean {
+  const r = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+/**
+ * Runs a Python script with numpy and returns its stdout parsed as JSON. OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE
+ * are unset for the child only (they slow current numpy builds; see the machine notes).
+ */
+export function runPython(script: string, args: readonly string[]): unknown {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const r = spawnSync('python3', ['-c', script, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Prints rows as an aligned Markdown table. */
+export function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
