@@ -37,6 +37,19 @@ export type {
 } from './operators/internal/accumulator.js';
 export { type RunningMeanOptions, runningMean } from './operators/runningMean.js';
 export { type WindowMeanOptions, windowMean } from './operators/windowMean.js';
+export { ChunkError, PoolClosedError } from './pool/errors.js';
+export {
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_INLINE_BYTES,
+  type FuseOptions,
+  FusionPool,
+  type FusionPoolOptions,
+  type RunTaskOptions,
+} from './pool/FusionPool.js';
+export { DEFAULT_CHUNK_BYTES, type PlanChunksOptions, planChunks, type RowRange } from './pool/plan.js';
+export type { FuseChunkResult, FuseChunkTask } from './pool/protocol.js';
+export { type ChunkResult, runChunks$ } from './pool/run-chunks.js';
+export { workerPath } from './pool/worker-path.js';
 export { type AllocateOptions, allocate, isShared, toShared } from './tensor/alloc.js';
 export { DTYPES, type DType, type FloatDType, type TypedArray } from './tensor/dtype.js';
 export { formatShape, shapeSize } from './tensor/shape.js';

@@ -13,7 +13,9 @@ describe('workerPath', () => {
   });
 
   it('maps the compiled module to its sibling dist/workers file, independent of the cwd', async () => {
-    const compiled = (await import(`${root}dist/src/pool/worker-path.js`)) as typeof import('../src/pool/worker-path.js');
+    const compiled = (await import(
+      `${root}dist/src/pool/worker-path.js`
+    )) as typeof import('../src/pool/worker-path.js');
     const cwd = process.cwd();
     try {
       process.chdir('/');

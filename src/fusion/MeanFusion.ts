@@ -4,6 +4,7 @@
  * (`tinybig/fusion/metric_fusion.py`, `tinybig/module/base_fusion.py`).
  */
 import { EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
+import type { FusionPool } from '../pool/FusionPool.js';
 import { allocate } from '../tensor/alloc.js';
 import { DTYPE_CTORS } from '../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../tensor/shape.js';
@@ -164,6 +165,31 @@ export class MeanFusion {
   forward(x: readonly TensorLike[]): Tensor {
     const parts = this.preprocess(x);
     return this.postprocess(meanFusion(parts, { weights: this.weights, nan: this.nan }));
+  }
+
+  /**
+   * {@link MeanFusion.forward} with the mean computed on a worker pool ({@link FusionPool.fuse}): bitwise
+   * the same result. The pre- and postprocess functions run on the calling thread.
+   *
+   * @param x - k ≥ 1 tensors of one shape.
+   * @param options - `pool`: the pool to run on; `signal`: aborting rejects with `signal.reason`.
+   * @throws {EmptyInputError} when `x` is empty; {@link ShapeMismatchError} when shapes differ; any error of
+   *   {@link FusionPool.fuse} (as a rejection).
+   */
+  async forwardAsync(
+    x: readonly TensorLike[],
+    options: { pool: FusionPool; signal?: AbortSignal },
+  ): Promise<Tensor> {
+    if (typeof options !== 'object' || options === null || typeof options.pool?.fuse !== 'function') {
+      throw new OptionError('Expected `options.pool` to be a FusionPool');
+    }
+    const parts = this.preprocess(x);
+    const fused = await options.pool.fuse(parts, {
+      weights: this.weights,
+      nan: this.nan,
+      signal: options.signal,
+    });
+    return this.postprocess(fused);
   }
 
   /** JSON-serialisable configuration (functions are listed by name). */

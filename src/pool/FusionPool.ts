@@ -32,8 +32,12 @@ import { workerPath } from './worker-path.js';
  */
 export const DEFAULT_INLINE_BYTES = 16 * 1024 * 1024;
 
-/** Tasks queued per thread (Piscina's `concurrentTasksPerWorker`); a job keeps threads × this in flight. */
-const TASKS_PER_THREAD = 2;
+/**
+ * Tasks per thread (Piscina's `concurrentTasksPerWorker`). One: a second task queued on a thread would die
+ * with it when another job's task on that thread is aborted (the thread is terminated) or kills it, so jobs
+ * would fail each other. The round trip between tasks is paid instead, kept small by the chunk size.
+ */
+const TASKS_PER_THREAD = 1;
 
 /** Idle worker threads end after this many milliseconds (they are started again on demand). */
 export const DEFAULT_IDLE_TIMEOUT = 10_000;
@@ -51,8 +55,8 @@ export interface FusionPoolOptions {
    */
   chunkBytes?: number;
   /**
-   * Milliseconds an idle thread lives before it ends; threads start lazily on the first pooled job.
-   * Idle threads never keep the process alive.
+   * Milliseconds an idle thread (beyond the first, which lives until {@link FusionPool.close}) lives before
+   * it ends; threads start on demand. Idle threads never keep the process alive.
    * @default DEFAULT_IDLE_TIMEOUT (10 000 ms)
    */
   idleTimeout?: number;
@@ -181,11 +185,12 @@ export class FusionPool {
     this.#filename = options.filename ?? workerPath('fuse');
     this.#piscina = new Piscina({
       filename: this.#filename,
-      // Threads start on demand and end after idleTimeout; minThreads > 0 would start them in the constructor.
-      minThreads: 0,
+      // One thread always lives (started here, unref'd while idle so it never holds the process open): when
+      // a thread dies or is terminated by an abort, Piscina replaces threads only up to minThreads, and with
+      // 0 the tasks other jobs have queued would wait forever. Threads above it start on demand and end
+      // after idleTimeout.
+      minThreads: 1,
       maxThreads: this.#threads,
-      // Two tasks per thread: the next chunk waits in the thread's own port, so the thread starts it as soon
-      // as it finishes one instead of idling for a round trip through the calling thread (~0.1 ms a task).
       concurrentTasksPerWorker: TASKS_PER_THREAD,
       idleTimeout,
       // Chunk tasks are synchronous CPU work: a thread blocks in Atomics.wait between tasks and picks up the
@@ -196,7 +201,7 @@ export class FusionPool {
     }).on('error', () => {});
   }
 
-  /** Number of worker threads (the maximum; threads start on demand). */
+  /** Number of worker threads (the maximum: one starts with the pool, the others on demand). */
   get threads(): number {
     return this.#threads;
   }
