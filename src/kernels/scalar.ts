@@ -19,6 +19,11 @@ function safeScaleExponent(k: number, weights: Float64Array | null): number {
     total = 0;
     for (let j = 0; j < k; j++) total += Math.abs(weights[j]);
   }
+  return scaleExponentFor(total);
+}
+
+/** The overflow-safe scale exponent for a total weight (k, or Σ|wᵢ| summed in input order). */
+export function scaleExponentFor(total: number): number {
   return Math.max(1, Math.ceil(Math.log2(total)) + 1);
 }
 

@@ -19,7 +19,7 @@
 import { DTypeError, describe, EmptyInputError, OptionError, ShapeMismatchError } from '../../errors.js';
 import { type NanPolicy, resolveOptions } from '../../fusion/options.js';
 import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
-import { meanElement } from '../../kernels/scalar.js';
+import { meanElement, scaleExponentFor } from '../../kernels/scalar.js';
 import { DTYPE_CTORS, type DType, type FloatDType, type TypedArray } from '../../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../../tensor/shape.js';
 import { type Tensor, type TensorLike, toTensor } from '../../tensor/tensor.js';
@@ -172,13 +172,6 @@ export function streamDType(dtype: DType, options: ResolvedStreamOptions): Float
   return options.dtype ?? (dtype === 'float32' ? 'float32' : 'float64');
 }
 
-/**
- * The kernel's overflow-safe scale exponent for a total weight `total` (k for a plain mean, Σ|wᵢ| summed in
- * order otherwise): the formula of `safeScaleExponent` in src/kernels/scalar.ts, which is not exported.
- */
-function scaleExponent(total: number): number {
-  return Math.max(1, Math.ceil(Math.log2(total)) + 1);
-}
 
 /** The kernel's condition for a product's error term: a finite product of operands Dekker's split handles. */
 function splittable(w: number, x: number, p: number): boolean {
@@ -263,7 +256,7 @@ export class RunningAccumulator {
     this.#k++;
     this.#absW += Math.abs(w);
     this.#total += w;
-    const exp = scaleExponent(this.#weighted ? this.#absW : this.#k);
+    const exp = scaleExponentFor(this.#weighted ? this.#absW : this.#k);
     if (exp > this.#exp) {
       const f = 2 ** (this.#exp - exp);
       for (const st of this.#scaled.values()) {
