@@ -172,7 +172,6 @@ export function streamDType(dtype: DType, options: ResolvedStreamOptions): Float
   return options.dtype ?? (dtype === 'float32' ? 'float32' : 'float64');
 }
 
-
 /** The kernel's condition for a product's error term: a finite product of operands Dekker's split handles. */
 function splittable(w: number, x: number, p: number): boolean {
   return p - p === 0 && Math.abs(x) < SPLIT_LIMIT && Math.abs(w) < SPLIT_LIMIT;
