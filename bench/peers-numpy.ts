@@ -28,6 +28,7 @@ export interface NumpyJob {
   readonly outDir: string;
   /** Seconds of timed runs per variant after the warm-up. */
   readonly budget: number;
+  readonly minReps: number;
   readonly maxReps: number;
 }
 
@@ -77,6 +78,7 @@ export class NumpyServer {
       files: job.files,
       out_dir: job.outDir,
       budget: job.budget,
+      min_reps: job.minReps,
       max_reps: job.maxReps,
     })) as { results: Record<'np-stack' | 'np-add', NumpyToolResult> };
     return reply.results;

@@ -7,7 +7,8 @@ import { TOOL_IDS, TOOL_INFO, type ToolId } from './peers-tools.js';
 
 /** One contender on one job. */
 export interface Cell {
-  readonly status: 'ok' | 'skipped' | 'failed';
+  /** `'n/a'`: the tool has no such dtype; `'skipped'`: beyond its limits or the time budget. */
+  readonly status: 'ok' | 'n/a' | 'skipped' | 'failed';
   /** Why the cell is skipped or failed, or a remark on how it was timed. */
   readonly note?: string;
   /** Timed runs in seconds (after the warm-up, if any). */
@@ -50,6 +51,7 @@ export interface RunInfo {
   readonly loadAfter: readonly number[];
   readonly seconds: number;
   readonly budget: number;
+  readonly minReps: number;
   readonly maxReps: number;
   readonly slowSeconds: number;
   readonly skipSeconds: number;
@@ -91,6 +93,7 @@ class Notes {
 
 function emptyCell(cell: Cell | undefined, notes: Notes, absent: string | undefined): string {
   if (cell === undefined) return absent === undefined ? '—' : `— ${notes.ref(absent)}`;
+  if (cell.status === 'n/a') return 'n/a (f32 only)';
   return `${cell.status === 'failed' ? 'failed' : '—'} ${notes.ref(cell.note ?? cell.status)}`;
 }
 
@@ -176,8 +179,8 @@ Every tool fuses the same bits in the same run: the script generates the inputs 
 the k input arrays and ends with a new output array, so TF.js runs include creating its tensors and reading
 the result back (\`dataSync\`), and numpy's stack variant includes the stacked copy.
 
-Timing: per tool and job, one warm-up run, then the median of as many runs as fit ${info.budget} s (at most
-${info.maxReps}). A tool whose run is estimated (from its throughput on the previous job) to take over
+Timing: per tool and job, one warm-up run, then the median of as many runs as fit ${info.budget} s (at least
+${info.minReps}, at most ${info.maxReps}). A tool whose run is estimated (from its throughput on the previous job) to take over
 ${info.slowSeconds} s runs once without warm-up; over ${info.skipSeconds} s it is skipped. Jobs run from small to large.
 
 Data: ${dataKinds.map((d) => `\`${d}\`: ${DATA_DESCRIPTIONS[d]}`).join('; ')}. Inputs of one dtype and size
@@ -186,7 +189,7 @@ are generated once and the k = 3 and k = 8 jobs fuse the first 3 or 8 of the 32 
 ## Throughput
 
 GB/s = (k + 1) · elements · bytes per element / median time (bytes read + written once; 1 GB = 10⁹ bytes);
-in brackets the ratio to ours on one thread. TensorFlow.js has no float64, so its float64 cells are empty.
+in brackets the ratio to ours on one thread. TensorFlow.js has no float64 (float32 only): its float64 cells read n/a.
 
 ${throughput}
 
@@ -196,7 +199,10 @@ Largest error in ulps of the output dtype against the exact mean of the same inp
 computed per element with an error-free floating-point expansion of the sum (bench/peers-exact.ts), so the
 error figures are exact to about 10⁻¹⁵ relative. Every element is checked up to ${info.maxSamples.toLocaleString('en-US')}
 elements; larger outputs are checked on ${info.maxSamples.toLocaleString('en-US')} evenly strided elements. 0.50
-is the best a rounded result can do. Float32 stacks summed in float32 (numpy, TF.js wasm) lose digits as k grows.
+is the best a rounded result can do (less when the exact means sit on a coarser grid, e.g. 1/3 ulp for k = 3).
+numpy and TF.js wasm add float32 inputs in float32, so their float32 error grows with k; ours adds in float64
+with compensation and rounds once. For float64 outputs ours, numpy and the JS loop all add sequentially in
+float64 and divide once, so their errors match.
 
 ${accuracy}
 
@@ -259,7 +265,11 @@ export function renderSvg(jobs: readonly JobResult[], title: string): string {
   dtypes.forEach((dtype, p) => {
     const y0 = top + p * (panelHeight + labelSpace + 24) + 14;
     const yOf = (v: number): number => y0 + panelHeight * (1 - Math.log10(v / lo) / decades);
-    out.push(`<text x="${left}" y="${y0 - 4}" font-weight="bold">${dtype} (GB/s, log scale)</text>`);
+    const caption =
+      dtype === 'float32' ? ' ✕ = skipped or failed (see bench/RESULTS.md)' : ' TF.js has no float64';
+    out.push(
+      `<text x="${left}" y="${y0 - 4}"><tspan font-weight="bold">${dtype} (GB/s, log scale)</tspan>${caption}</text>`,
+    );
     for (let d = 0; d <= decades; d++) {
       const v = lo * 10 ** d;
       const y = yOf(v).toFixed(1);
@@ -272,7 +282,16 @@ export function renderSvg(jobs: readonly JobResult[], title: string): string {
     panelJobs.forEach((job, g) => {
       const gx = left + 8 + g * groupWidth;
       tools.forEach((t, b) => {
-        const v = job.cells[t]?.gbps;
+        const cell = job.cells[t];
+        const v = cell?.gbps;
+        if (cell !== undefined && (cell.status === 'skipped' || cell.status === 'failed')) {
+          // Skipped or failed (not merely inapplicable): a cross on the axis, the reason as a tooltip.
+          const x = gx + b * bar + (bar - 1) / 2;
+          out.push(
+            `<text x="${x}" y="${y0 + panelHeight - 3}" text-anchor="middle" font-size="9" fill="${COLORS[t]}">✕<title>${escapeXml(`${jobLabel(job)}: ${cell.note ?? cell.status}`)}</title></text>`,
+          );
+          return;
+        }
         if (v === undefined || !(v > 0)) return;
         const y = yOf(Math.max(v, lo));
         const tip = `${TOOL_INFO[t].label}, ${jobLabel(job)}: ${formatGbps(v)} GB/s`;

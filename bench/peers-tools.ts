@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { meanFusion, type Tensor, tensor } from '../src/index.js';
+import { DEFAULT_INLINE_BYTES, FusionPool, meanFusion, type Tensor, tensor } from '../src/index.js';
 import type { FloatData } from './peers-exact.js';
 
 /** Every contender, JavaScript and numpy, in table order. */
@@ -21,7 +21,7 @@ export const TOOL_INFO: Readonly<Record<ToolId, { label: string; code: string }>
   ours: { label: 'ours, 1 thread', code: '`meanFusion(tensors)`' },
   pool: {
     label: 'ours, pool',
-    code: '`await new FusionPool({ threads }).fuse(tensors)`, threads = all cores',
+    code: `\`await new FusionPool({ threads }).fuse(tensors)\`, threads = all cores, other options at their defaults (jobs under ${DEFAULT_INLINE_BYTES / 2 ** 20} MiB run inline on the calling thread)`,
   },
   'js-loop': {
     label: 'plain JS loop',
@@ -45,8 +45,11 @@ export type JobDType = 'float32' | 'float64';
 /** A JavaScript contender. */
 export interface JsTool {
   readonly id: ToolId;
-  /** Why the tool cannot run a job, or `null` when it can. */
-  unsupported(dtype: JobDType, k: number, n: number): string | null;
+  /**
+   * `null` when the tool can run a job; else why not: `'n/a'` when the tool has no such dtype, `'skipped'`
+   * when the job is beyond its limits.
+   */
+  unsupported(dtype: JobDType, k: number, n: number): { status: 'n/a' | 'skipped'; reason: string } | null;
   /** Fuses `inputs` (k arrays of `n = product(shape)` elements) into a new array of the input dtype. */
   run(inputs: readonly FloatData[], shape: readonly number[]): FloatData | Promise<FloatData>;
 }
@@ -79,24 +82,12 @@ export const jsLoopTool: JsTool = {
   },
 };
 
-/** The pool's public face as this benchmark uses it (issue 3: `FusionPool`). */
-interface PoolLike {
-  fuse(inputs: readonly Tensor[]): Promise<Tensor>;
-  close(): Promise<void>;
-}
-
 /**
- * Our pool on all cores, when `FusionPool` is exported by the library; otherwise the reason it is absent.
- * Call `close()` on the returned handle when done.
+ * Our pool on all cores with its default options (jobs under `DEFAULT_INLINE_BYTES` run inline, as the pool
+ * decides). Call `close()` on the returned handle when done.
  */
-export async function openPoolTool(): Promise<
-  { tool: JsTool; close: () => Promise<void> } | { reason: string }
-> {
-  const lib: Record<string, unknown> = await import('../src/index.js');
-  const Ctor = lib.FusionPool as (new (options: { threads: number }) => PoolLike) | undefined;
-  if (typeof Ctor !== 'function')
-    return { reason: 'FusionPool is not exported by the library yet (issue 3)' };
-  const pool = new Ctor({ threads: availableParallelism() });
+export function openPoolTool(): { tool: JsTool; close: () => Promise<void> } {
+  const pool = new FusionPool({ threads: availableParallelism() });
   const tool: JsTool = {
     id: 'pool',
     unsupported: () => null,
@@ -148,10 +139,13 @@ export async function openTf(): Promise<{ cpu: JsTool; wasm: JsTool; info: TfInf
   const make = (id: 'tf-cpu' | 'tf-wasm', backend: string): JsTool => ({
     id,
     unsupported(dtype, k, n) {
-      if (dtype !== 'float32') return 'TF.js has no float64';
+      if (dtype !== 'float32') return { status: 'n/a', reason: 'TF.js has no float64 (float32 only)' };
       const heap = (2 * k + 1) * n * 4;
       if (backend === 'wasm' && heap > 0.85 * WASM_HEAP_LIMIT) {
-        return `needs ≥ ${(heap / 2 ** 30).toFixed(1)} GiB of WASM heap (inputs + stacked copy); wasm32 caps it at 4 GiB`;
+        return {
+          status: 'skipped',
+          reason: `needs ≥ ${(heap / 2 ** 30).toFixed(1)} GiB of WASM heap (inputs + stacked copy); wasm32 caps it at 4 GiB`,
+        };
       }
       return null;
     },

@@ -8,7 +8,7 @@ accuracy check.
 Requests:
   {"op": "info"}  ->  {"python": "3.x.y", "numpy": "2.x.y"}
   {"op": "job", "dtype": "float32", "n": N, "files": [k paths], "out_dir": DIR,
-   "budget": seconds, "max_reps": R}
+   "budget": seconds, "min_reps": r, "max_reps": R}
       ->  {"results": {"np-stack": {"times": [s, ...], "out": PATH}, "np-add": {...}}}
 Errors are answered as {"error": "message"} and the process keeps serving.
 """
@@ -39,12 +39,12 @@ def mean_inplace(xs):
 TOOLS = {"np-stack": mean_stack, "np-add": mean_inplace}
 
 
-def measure(fn, xs, budget, max_reps):
-    """One warm-up run, then as many timed runs as fit the budget (at least one, at most max_reps)."""
+def measure(fn, xs, budget, min_reps, max_reps):
+    """One warm-up run, then as many timed runs as fit the budget (at least min_reps, at most max_reps)."""
     t0 = time.perf_counter()
     out = fn(xs)
     warm = time.perf_counter() - t0
-    reps = max(1, min(max_reps, int(budget // max(warm, 1e-9))))
+    reps = max(min_reps, min(max_reps, int(budget // max(warm, 1e-9))))
     times = []
     for _ in range(reps):
         del out
@@ -65,7 +65,7 @@ def run_job(req):
         xs.append(a)
     results = {}
     for name, fn in TOOLS.items():
-        times, out = measure(fn, xs, float(req["budget"]), int(req["max_reps"]))
+        times, out = measure(fn, xs, float(req["budget"]), int(req["min_reps"]), int(req["max_reps"]))
         if out.dtype != dtype:
             raise ValueError(f"{name} returned {out.dtype}, expected {dtype}")
         path = os.path.join(req["out_dir"], f"{name}.out.raw")

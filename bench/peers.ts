@@ -36,6 +36,7 @@ interface Config {
   readonly offsetJob: { readonly size: number; readonly k: number };
   /** Seconds of timed runs per tool and job after the warm-up. */
   readonly budget: number;
+  readonly minReps: number;
   readonly maxReps: number;
   /** A run estimated above this many seconds runs once, without warm-up. */
   readonly slowSeconds: number;
@@ -49,9 +50,10 @@ const FULL: Config = {
   sizes: [512, 2048, 4096],
   ks: [3, 8, 32],
   offsetJob: { size: 2048, k: 32 },
-  budget: 2.5,
+  budget: 3,
+  minReps: 2,
   maxReps: 5,
-  slowSeconds: 2,
+  slowSeconds: 4,
   skipSeconds: 10,
   maxSamples: 2 ** 18,
 };
@@ -61,6 +63,7 @@ const QUICK: Config = {
   ks: [3, 8, 32],
   offsetJob: { size: 256, k: 32 },
   budget: 0.3,
+  minReps: 2,
   maxReps: 5,
   slowSeconds: 0.5,
   skipSeconds: 2,
@@ -94,7 +97,7 @@ async function timeRuns(
     return { times: [t], out, noWarmup: true };
   }
   let { t: warm, out } = await once();
-  const reps = Math.max(1, Math.min(cfg.maxReps, Math.floor(cfg.budget / Math.max(warm, 1e-9))));
+  const reps = Math.max(cfg.minReps, Math.min(cfg.maxReps, Math.floor(cfg.budget / Math.max(warm, 1e-9))));
   const times: number[] = [];
   for (let r = 0; r < reps; r++) {
     const next = await once();
@@ -129,8 +132,7 @@ async function main(): Promise<void> {
 
   const absent: Partial<Record<ToolId, string>> = {};
   const tf = await openTf();
-  const pool = await openPoolTool();
-  if ('reason' in pool) absent.pool = pool.reason;
+  const pool = openPoolTool();
   let numpy: NumpyServer | undefined;
   let numpyVersion = 'numpy: not run';
   if (values['no-numpy'] === true) {
@@ -145,7 +147,7 @@ async function main(): Promise<void> {
       numpyVersion = `Python ${started.info.python}, numpy ${started.info.numpy}`;
     }
   }
-  const jsTools: JsTool[] = [oursTool, ...('tool' in pool ? [pool.tool] : []), jsLoopTool, tf.cpu, tf.wasm];
+  const jsTools: JsTool[] = [oursTool, pool.tool, jsLoopTool, tf.cpu, tf.wasm];
   const lastGbps: Partial<Record<ToolId, number>> = {};
   const jobs: JobResult[] = [];
 
@@ -210,6 +212,7 @@ async function main(): Promise<void> {
               files: files.slice(0, k),
               outDir: work,
               budget: cfg.budget,
+              minReps: cfg.minReps,
               maxReps: cfg.maxReps,
             });
             for (const id of ['np-stack', 'np-add'] as const) {
@@ -226,7 +229,7 @@ async function main(): Promise<void> {
         for (const tool of jsTools) {
           const why = tool.unsupported(group.dtype, k, n);
           if (why !== null) {
-            cells[tool.id] = { status: 'skipped', note: `${TOOL_INFO[tool.id].label}: ${why}` };
+            cells[tool.id] = { status: why.status, note: `${TOOL_INFO[tool.id].label}: ${why.reason}` };
             continue;
           }
           const prev = lastGbps[tool.id];
@@ -263,7 +266,7 @@ async function main(): Promise<void> {
       arrays = [];
     }
   } finally {
-    if ('close' in pool) await pool.close();
+    await pool.close();
     await numpy?.close();
     cleanup();
   }
@@ -282,6 +285,7 @@ async function main(): Promise<void> {
     loadAfter: loadavg(),
     seconds: (performance.now() - started) / 1000,
     budget: cfg.budget,
+    minReps: cfg.minReps,
     maxReps: cfg.maxReps,
     slowSeconds: cfg.slowSeconds,
     skipSeconds: cfg.skipSeconds,
