@@ -97,14 +97,34 @@ function emptyCell(cell: Cell | undefined, notes: Notes, absent: string | undefi
   return `${cell.status === 'failed' ? 'failed' : '—'} ${notes.ref(cell.note ?? cell.status)}`;
 }
 
+/**
+ * A Markdown table with padded columns, laid out as biome's Markdown formatter lays it out (so the generated
+ * page passes `biome check` unchanged): cells padded to the column width in code points, left- or
+ * right-aligned, and a rule of dashes (ending in `:` for right-aligned columns).
+ */
+export function markdownTable(
+  head: readonly string[],
+  right: readonly boolean[],
+  rows: readonly string[][],
+): string {
+  const len = (s: string): number => [...s].length;
+  const widths = head.map((h, c) => Math.max(3, len(h), ...rows.map((r) => len(r[c]))));
+  const pad = (s: string, c: number): string => {
+    const fill = ' '.repeat(widths[c] - len(s));
+    return right[c] ? fill + s : s + fill;
+  };
+  const line = (cells: readonly string[]): string => `| ${cells.map(pad).join(' | ')} |`;
+  const rule = `| ${widths.map((w, c) => (right[c] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(head), rule, ...rows.map(line)].join('\n');
+}
+
 function throughputTable(
   jobs: readonly JobResult[],
   tools: readonly ToolId[],
   info: RunInfo,
   notes: Notes,
 ): string {
-  const head = `| Job | MB moved | ${tools.map((t) => TOOL_INFO[t].label).join(' | ')} |`;
-  const rule = `|---|--:|${tools.map(() => '--:').join('|')}|`;
+  const head = ['Job', 'MB moved', ...tools.map((t) => TOOL_INFO[t].label)];
   const rows = jobs.map((job) => {
     const ours = job.cells.ours?.gbps;
     const cols = tools.map((t) => {
@@ -114,9 +134,9 @@ function throughputTable(
       const mark = cell.noWarmup ? ` ${notes.ref(cell.note ?? 'one run, no warm-up')}` : '';
       return `${formatGbps(cell.gbps)}${ratio}${mark}`;
     });
-    return `| ${jobLabel(job)} | ${(job.bytes / 1e6).toFixed(0)} | ${cols.join(' | ')} |`;
+    return [jobLabel(job), (job.bytes / 1e6).toFixed(0), ...cols];
   });
-  return [head, rule, ...rows].join('\n');
+  return markdownTable(head, [false, ...head.slice(1).map(() => true)], rows);
 }
 
 function accuracyTable(
@@ -125,17 +145,16 @@ function accuracyTable(
   info: RunInfo,
   notes: Notes,
 ): string {
-  const head = `| Job | elements checked | ${tools.map((t) => TOOL_INFO[t].label).join(' | ')} |`;
-  const rule = `|---|--:|${tools.map(() => '--:').join('|')}|`;
+  const head = ['Job', 'elements checked', ...tools.map((t) => TOOL_INFO[t].label)];
   const rows = jobs.map((job) => {
     const cols = tools.map((t) => {
       const cell = job.cells[t];
       if (cell?.status !== 'ok' || cell.ulps === undefined) return emptyCell(cell, notes, info.absent[t]);
       return formatUlps(cell.ulps);
     });
-    return `| ${jobLabel(job)} | ${job.checked.toLocaleString('en-US')} | ${cols.join(' | ')} |`;
+    return [jobLabel(job), job.checked.toLocaleString('en-US'), ...cols];
   });
-  return [head, rule, ...rows].join('\n');
+  return markdownTable(head, [false, ...head.slice(1).map(() => true)], rows);
 }
 
 /**
@@ -169,9 +188,11 @@ ${quick}
 
 ## What runs
 
-| Tool | Code |
-|---|---|
-${tools.map((t) => `| ${TOOL_INFO[t].label} | ${TOOL_INFO[t].code} |`).join('\n')}
+${markdownTable(
+  ['Tool', 'Code'],
+  [false, false],
+  tools.map((t) => [TOOL_INFO[t].label, TOOL_INFO[t].code]),
+)}
 
 Every tool fuses the same bits in the same run: the script generates the inputs once (seeded), keeps them in
 \`SharedArrayBuffer\`s for the JavaScript tools and hands numpy the same bytes through raw files read with
