@@ -136,6 +136,31 @@ describe('fuseFiles: bitwise identical to meanFusion', () => {
     expect(await noTemp()).toEqual([]);
   });
 
+  it('many inputs: 70 distinct files (opened per read) and a stack of 3000 small images', async () => {
+    const tensors = Array.from({ length: 70 }, (_, j) =>
+      randomTensor(j % 2 ? 'int16' : 'float32', [33, 65], j, false),
+    );
+    const paths: string[] = [];
+    for (const t of tensors) {
+      const p = fresh('many');
+      await writeNpy(p, t);
+      paths.push(p);
+    }
+    const out = fresh('out');
+    await fuseFilesAsync(paths, out, { pool, chunkRows: 5 });
+    expect(same(await readNpy(out), meanFusion(tensors))).toBe(true);
+    const images = Array.from({ length: 3000 }, (_, j) => randomTensor('uint8', [7, 9], j + 1, false));
+    const stack = new Uint8Array(3000 * 63);
+    images.forEach((t, j) => stack.set(t.data as Uint8Array, j * 63));
+    const st = fresh('stack');
+    await writeNpy(st, { data: stack, shape: [3000, 7, 9], dtype: 'uint8' });
+    const out2 = fresh('out');
+    await fuseFilesAsync(st, out2, { pool, stacked: true, weights: images.map((_, j) => (j % 5) + 1) });
+    expect(
+      same(await readNpy(out2), meanFusion(images, { weights: images.map((_, j) => (j % 5) + 1) })),
+    ).toBe(true);
+  });
+
   it('splits rows larger than the chunk budget into element ranges', async () => {
     const a = randomTensor('float64', [2, 50_000], 1, false);
     const b = randomTensor('float32', [2, 50_000], 2, false);

@@ -17,6 +17,16 @@ import { DTYPE_CTORS, type FloatArray, type TypedArray } from '../src/tensor/dty
 const STEP_BYTES = 256 * 1024;
 
 /**
+ * Fewest elements per step: with many inputs (a stack of thousands of small images) an L2-sized step would
+ * be a few elements, i.e. one read call per input per few elements. A step never exceeds the chunk, whose
+ * size the planner already fitted into the memory budget.
+ */
+const MIN_STEP = 1024;
+
+/** Keep at most this many input files open at once per task; beyond it each read opens and closes its file. */
+const MAX_OPEN = 64;
+
+/**
  * One scratch buffer per thread, grown on demand and reused by later chunks, so a job's memory is the
  * chunk budget per thread rather than a stream of garbage for the collector.
  */
@@ -38,7 +48,7 @@ export default function fuseFilesChunk(task: FuseFilesTask): FuseFilesResult {
   const OutCtor = DTYPE_CTORS[task.out.dtype];
   const ctors = task.inputs.map((x) => DTYPE_CTORS[x.dtype]);
   const perElement = ctors.reduce((s, C) => s + C.BYTES_PER_ELEMENT, 0);
-  const step = Math.max(1, Math.min(n, Math.floor(STEP_BYTES / perElement)));
+  const step = Math.min(n, Math.max(MIN_STEP, Math.floor(STEP_BYTES / perElement)));
   const outBytes = align8(n * OutCtor.BYTES_PER_ELEMENT);
   const buffer = scratchOf(outBytes + ctors.reduce((s, C) => s + align8(step * C.BYTES_PER_ELEMENT), 0));
   const out = new OutCtor(buffer, 0, n) as FloatArray;
@@ -51,7 +61,12 @@ export default function fuseFilesChunk(task: FuseFilesTask): FuseFilesResult {
   });
   const fds = new Map<string, number>();
   try {
+    // Thousands of distinct input files would exhaust the process's file descriptors across threads:
+    // then each read opens and closes its file (-1 marks "open on demand").
+    const paths = new Set(task.inputs.map((x) => x.path));
+    const keepOpen = paths.size <= MAX_OPEN;
     const inFds = task.inputs.map((x) => {
+      if (!keepOpen) return -1;
       let fd = fds.get(x.path);
       if (fd === undefined) {
         fd = openSync(x.path, 'r');
@@ -66,8 +81,14 @@ export default function fuseFilesChunk(task: FuseFilesTask): FuseFilesResult {
       const stepViews = views.map((v, j) => {
         const size = ctors[j].BYTES_PER_ELEMENT;
         const bytes = new Uint8Array(v.buffer, v.byteOffset, m * size);
-        readExactly(inFds[j], bytes, task.inputs[j].offset + first * size, task.inputs[j].path);
-        if (task.inputs[j].swap) swapBytes(bytes, size);
+        const x = task.inputs[j];
+        const fd = inFds[j] >= 0 ? inFds[j] : openSync(x.path, 'r');
+        try {
+          readExactly(fd, bytes, x.offset + first * size, x.path);
+        } finally {
+          if (inFds[j] < 0) closeSync(fd);
+        }
+        if (x.swap) swapBytes(bytes, size);
         read += m * size;
         return m === step ? v : v.subarray(0, m);
       });
