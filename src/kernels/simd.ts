@@ -80,6 +80,9 @@ export function meanRangeSimd(
       if (compensated) {
         if (isF32) k.addm2_f32(ACC, CMP, SLOT0, STRIDE, m, n4);
         else k.addm2_f64(ACC, CMP, SLOT0, STRIDE, m, n4);
+      } else if (m === SLOTS) {
+        if (isF32) k.add8_f32(ACC, SLOT0, n4);
+        else k.add8_f64(ACC, SLOT0, n4);
       } else if (isF32) k.addm_f32(ACC, SLOT0, STRIDE, m, n4);
       else k.addm_f64(ACC, SLOT0, STRIDE, m, n4);
       j += m;
