@@ -141,6 +141,9 @@ describe('mean-fusion CLI (built bin)', () => {
     r = await cli(fx('f8_le.npy'), '--nan', 'ignore', '-o', 'bad.npy');
     oneLine(r);
     expect(r.stderr).toContain('--nan');
+    r = await cli(fx('f8_le.npy'), '-o', join('no-such-dir', 'x.npy'));
+    oneLine(r);
+    expect(r.stderr).toContain(`Cannot create ${join('no-such-dir', 'x.npy')}: ENOENT`);
     r = await cli(fx('f8_le.npy'), fx('f8_le.npy'), '--stacked', '-o', 'bad.npy');
     oneLine(r);
     expect(r.stderr).toContain('--stacked');

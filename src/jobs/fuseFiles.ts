@@ -306,6 +306,7 @@ function runChunks(
   onChunk: (elementsDone: number, bytesRead: number) => void,
 ): Promise<number> {
   if (ranges.length === 0) return Promise.resolve(0);
+  if (signal?.aborted) return Promise.reject(signal.reason);
   const filename = workerPath('fuse-files');
   const out = { path: writer.tempPath, offset: writer.dataOffset, dtype: plan.dtype };
   const rows = rowCount(plan.shape);

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, link, open, rename, unlink } from 'node:fs/promises';
+import { access, type FileHandle, link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OutputExistsError } from '../../errors.js';
 import { type DType, itemSize } from '../../tensor/dtype.js';
@@ -60,7 +60,8 @@ async function exists(path: string): Promise<boolean> {
  * extends the file to its final length, so that workers can write rows at their offsets in any order.
  *
  * @throws {OutputExistsError} when `target` exists and `overwrite` is not true.
- * @throws {Error} (Node's `ENOENT`, `EACCES`, `ENOSPC`, …) when the temporary file cannot be created.
+ * @throws {Error} `Cannot create <target>: <code>` (with Node's `code`: `ENOENT`, `EACCES`, …) when the
+ *   temporary file cannot be created beside the target; `ENOSPC` and other errors while sizing it.
  */
 export async function createNpyFile(
   target: string,
@@ -76,7 +77,16 @@ export async function createNpyFile(
     dirname(target),
     `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
   );
-  const fh = await open(tempPath, 'wx');
+  let fh: FileHandle;
+  try {
+    fh = await open(tempPath, 'wx');
+  } catch (error) {
+    // Node's message would name the temporary file, which the caller never asked for.
+    const e = error as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`Cannot create ${target}: ${e.code ?? e.message}`, { cause: error }), {
+      code: e.code,
+    });
+  }
   let state: 'open' | 'committed' | 'discarded' = 'open';
   const discard = async (): Promise<void> => {
     if (state !== 'open') return;
