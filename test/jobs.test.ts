@@ -267,8 +267,8 @@ describe('fuseFiles: errors leave no output behind', () => {
         error: reject,
       });
     });
-    // Removal is asynchronous after unsubscribe: wait for it through a job that needs the directory calm.
-    for (let i = 0; i < 100 && (await noTemp()).length > 0; i++) await new Promise((r) => setImmediate(r));
+    // Removal is asynchronous after unsubscribe (no completion to await): poll, bounded at 10 s.
+    for (let i = 0; i < 1000 && (await noTemp()).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(await noTemp()).toEqual([]);
     expect((await readdir(dir)).includes(out.split('/').pop() as string)).toBe(false);
   });
