@@ -77,7 +77,10 @@ export function meanRangeSimd(
         stage(h64, h32, inputs[j + m], b, n, SLOT0 + m * STRIDE);
         m++;
       }
-      if (compensated) {
+      if (compensated && m === SLOTS) {
+        if (isF32) k.add8c_f32(ACC, CMP, SLOT0, n4);
+        else k.add8c_f64(ACC, CMP, SLOT0, n4);
+      } else if (compensated) {
         if (isF32) k.addm2_f32(ACC, CMP, SLOT0, STRIDE, m, n4);
         else k.addm2_f64(ACC, CMP, SLOT0, STRIDE, m, n4);
       } else if (m === SLOTS) {

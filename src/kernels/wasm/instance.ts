@@ -12,6 +12,8 @@ export interface KernelExports {
   addm_f32(acc: number, x: number, stride: number, m: number, n: number): void;
   add8_f64(acc: number, x: number, n: number): void;
   add8_f32(acc: number, x: number, n: number): void;
+  add8c_f64(acc: number, cmp: number, x: number, n: number): void;
+  add8c_f32(acc: number, cmp: number, x: number, n: number): void;
   addm2_f64(acc: number, cmp: number, x: number, stride: number, m: number, n: number): void;
   addm2_f32(acc: number, cmp: number, x: number, stride: number, m: number, n: number): void;
   div_f64(acc: number, n: number, d: number): number;
