@@ -10,12 +10,9 @@
  *
  * Usage: `npm run bench:kernel [-- --size 2048 --runs 7]`
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { meanFusion, type Tensor, tensor } from '../src/index.js';
-import { hasNumpy, printTable, runPython, sinkValue, timeMedian } from './util.js';
+import { hasNumpy, numpyInPlace, printTable, sinkValue, timeMedian } from './util.js';
 
 const { values: args } = parseArgs({
   options: { size: { type: 'string', default: '2048' }, runs: { type: 'string', default: '7' } },
@@ -23,24 +20,6 @@ const { values: args } = parseArgs({
 const size = Number(args.size);
 const runs = Number(args.runs);
 const N = size * size;
-
-const NUMPY = `
-import sys, json, time, numpy as np
-path, dt, k, n, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-xs = [np.fromfile(f"{path}/x{j}.bin", dtype=dt) for j in range(k)]
-out = np.empty(n, dtype=dt)
-def run():
-    out[...] = xs[0]
-    for a in xs[1:]:
-        np.add(out, a, out=out)
-    np.divide(out, k, out=out)
-for _ in range(2): run()
-ts = []
-for _ in range(runs):
-    t = time.perf_counter(); run(); ts.append(time.perf_counter() - t)
-ts.sort()
-print(json.dumps({"seconds": ts[len(ts)//2], "version": np.__version__}))
-`;
 
 const withNumpy = hasNumpy();
 const rows: string[][] = [];
@@ -66,24 +45,13 @@ for (const dtype of ['float64', 'float32'] as const) {
     const roofGBs = roofBytes / roof / 1e9;
     const row = [dtype, String(k), oursGBs.toFixed(2), roofGBs.toFixed(2), (oursGBs / roofGBs).toFixed(2)];
     if (withNumpy) {
-      const dir = mkdtempSync(join(tmpdir(), 'mf-bench-'));
-      try {
-        inputs.forEach((x, j) => {
-          writeFileSync(
-            join(dir, `x${j}.bin`),
-            new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength),
-          );
-        });
-        const r = runPython(NUMPY, [dir, dtype, String(k), String(N), String(runs)]) as {
-          seconds: number;
-          version: string;
-        };
-        numpyVersion = r.version;
-        const npGBs = bytes / r.seconds / 1e9;
-        row.push(npGBs.toFixed(2), (oursGBs / npGBs).toFixed(2));
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      const r = numpyInPlace(
+        inputs.map((x) => x.data as Float64Array | Float32Array),
+        runs,
+      );
+      numpyVersion = r.version;
+      const npGBs = bytes / r.seconds / 1e9;
+      row.push(npGBs.toFixed(2), (oursGBs / npGBs).toFixed(2));
     }
     rows.push(row);
   }

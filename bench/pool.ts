@@ -15,15 +15,13 @@
  *
  * Options: --runs N (default 7), --threads N (default os.availableParallelism()), --sizes 2048x2048,8192x2048.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { meanFusion } from '../src/fusion/mean-fusion.js';
 import { FusionPool } from '../src/pool/FusionPool.js';
 import { allocate } from '../src/tensor/alloc.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { consume, hasNumpy, median, printTable, runPython, sinkValue } from './util.js';
+import { consume, hasNumpy, median, numpyInPlace, printTable, sinkValue } from './util.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,24 +34,6 @@ const runs = Number(args.runs);
 const maxThreads = Number(args.threads);
 const sizes = args.sizes.split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const K = 8;
-
-const NUMPY = `
-import sys, json, time, numpy as np
-path, k, n, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-xs = [np.fromfile(f"{path}/x{j}.bin", dtype=np.float64) for j in range(k)]
-out = np.empty(n, dtype=np.float64)
-def run():
-    out[...] = xs[0]
-    for a in xs[1:]:
-        np.add(out, a, out=out)
-    np.divide(out, k, out=out)
-for _ in range(2): run()
-ts = []
-for _ in range(runs):
-    t = time.perf_counter(); run(); ts.append(time.perf_counter() - t)
-ts.sort()
-print(json.dumps({"seconds": ts[len(ts)//2], "version": np.__version__}))
-`;
 
 /** k float64 tensors of `shape` with deterministic contents, shared or ordinary. */
 function makeInputs(k: number, shape: number[], shared: boolean): Tensor[] {
@@ -89,21 +69,10 @@ async function interleaved(
 }
 
 function numpySeconds(inputs: readonly Tensor[]): { seconds: number; version: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'mf-bench-pool-'));
-  try {
-    inputs.forEach((x, j) => {
-      writeFileSync(
-        join(dir, `x${j}.bin`),
-        new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength),
-      );
-    });
-    return runPython(NUMPY, [dir, String(inputs.length), String(inputs[0].data.length), String(runs)]) as {
-      seconds: number;
-      version: string;
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return numpyInPlace(
+    inputs.map((x) => x.data as Float64Array),
+    runs,
+  );
 }
 
 const fmt = (s: number) => `${(s * 1e3).toFixed(2)} ms`;

@@ -1,5 +1,8 @@
 /** Small shared helpers of the benchmarks: timing medians, numpy child processes, table printing. */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Median of a list of numbers. */
 export function median(values: readonly number[]): number {
@@ -62,4 +65,52 @@ export function printTable(header: readonly string[], rows: readonly (readonly s
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(line(r));
+}
+
+/** numpy's best single-thread idiom for a mean of k arrays: in-place adds into one output, then one divide. */
+const NUMPY_IN_PLACE = `
+import sys, json, time, numpy as np
+path, dt, k, n, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+xs = [np.fromfile(f"{path}/x{j}.bin", dtype=dt) for j in range(k)]
+out = np.empty(n, dtype=dt)
+def run():
+    out[...] = xs[0]
+    for a in xs[1:]:
+        np.add(out, a, out=out)
+    np.divide(out, k, out=out)
+for _ in range(2): run()
+ts = []
+for _ in range(runs):
+    t = time.perf_counter(); run(); ts.append(time.perf_counter() - t)
+ts.sort()
+print(json.dumps({"seconds": ts[len(ts)//2], "version": np.__version__}))
+`;
+
+/**
+ * Median seconds of numpy's in-place idiom (`out[...] = x0; np.add(out, x, out=out)` per further input, then
+ * `np.divide`) on exactly these arrays, which are written to a temporary folder for a python3 child.
+ */
+export function numpyInPlace(
+  inputs: readonly (Float64Array | Float32Array)[],
+  runs: number,
+): { seconds: number; version: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-bench-'));
+  try {
+    inputs.forEach((x, j) => {
+      writeFileSync(join(dir, `x${j}.bin`), new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+    });
+    const dtype = inputs[0] instanceof Float32Array ? 'float32' : 'float64';
+    return runPython(NUMPY_IN_PLACE, [
+      dir,
+      dtype,
+      String(inputs.length),
+      String(inputs[0].length),
+      String(runs),
+    ]) as {
+      seconds: number;
+      version: string;
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

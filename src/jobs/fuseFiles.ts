@@ -7,6 +7,7 @@
  * (positioned reads), computes it with the same kernel as `meanFusion` and writes it straight into the
  * output file at its offset. Each input byte is read once.
  */
+
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { Observable, type Subscription } from 'rxjs';
@@ -19,6 +20,7 @@ import { createNpyFile, type NpyFileWriter } from '../io/npy/write.js';
 import type { MeanKernelParams } from '../kernels/params.js';
 import { ChunkError } from '../pool/errors.js';
 import { FusionPool } from '../pool/FusionPool.js';
+import { linkSignal } from '../pool/linked-signal.js';
 import { planChunks, type RowRange } from '../pool/plan.js';
 import { runChunks$ } from '../pool/run-chunks.js';
 import { workerPath } from '../pool/worker-path.js';
@@ -385,23 +387,13 @@ export function fuseFiles(
   options: FuseFilesOptions = {},
 ): Observable<FuseFilesProgress> {
   return new Observable<FuseFilesProgress>((subscriber) => {
-    const controller = new AbortController();
-    const outer = options?.signal;
-    const linked = outer instanceof AbortSignal;
-    const forward = () => controller.abort(outer?.reason);
-    if (linked) {
-      if (outer.aborted) forward();
-      else outer.addEventListener('abort', forward, { once: true });
-    }
-    const signal = linked || outer === undefined ? controller.signal : (outer as AbortSignal);
+    const link = linkSignal(options?.signal);
+    const signal = link.usable ? link.signal : (options?.signal as AbortSignal);
     runJob(inputs, output, options, (p) => subscriber.next(p), signal).then(
       () => subscriber.complete(),
       (error: unknown) => subscriber.error(error),
     );
-    return () => {
-      if (linked) outer.removeEventListener('abort', forward);
-      controller.abort(new DOMException('The fuseFiles subscription was cancelled', 'AbortError'));
-    };
+    return () => link.cancel(new DOMException('The fuseFiles subscription was cancelled', 'AbortError'));
   });
 }
 

@@ -3,6 +3,7 @@
  * ({@link runChunks$}) sends one task per chunk to Piscina worker threads, and every worker writes its rows
  * straight into one shared output tensor.
  */
+
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { Observable, Subscription } from 'rxjs';
@@ -16,6 +17,7 @@ import { type FloatArray, itemSize, type TypedArray } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { ChunkError, PoolClosedError } from './errors.js';
+import { linkSignal } from './linked-signal.js';
 import { DEFAULT_CHUNK_BYTES, planChunks, type RowRange } from './plan.js';
 import type { FuseChunkResult, FuseChunkTask } from './protocol.js';
 import { runChunks$ } from './run-chunks.js';
@@ -266,18 +268,11 @@ export class FusionPool {
    */
   fuse$(inputs: readonly TensorLike[], options: FuseOptions = {}): Observable<Tensor> {
     return new Observable<Tensor>((subscriber) => {
-      const controller = new AbortController();
-      const outer = options?.signal;
-      const linked = outer instanceof AbortSignal;
-      const forward = () => controller.abort(outer?.reason);
-      if (linked) {
-        if (outer.aborted) forward();
-        else outer.addEventListener('abort', forward, { once: true });
-      }
+      const link = linkSignal(options?.signal);
       // A malformed `options` or `signal` is passed through unchanged so fuse() rejects it as usual.
       const jobOptions =
-        typeof options === 'object' && options !== null && (linked || outer === undefined)
-          ? { ...options, signal: controller.signal }
+        typeof options === 'object' && options !== null && link.usable
+          ? { ...options, signal: link.signal }
           : options;
       this.fuse(inputs, jobOptions).then(
         (fused) => {
@@ -286,10 +281,7 @@ export class FusionPool {
         },
         (error: unknown) => subscriber.error(error),
       );
-      return () => {
-        if (linked) outer.removeEventListener('abort', forward);
-        controller.abort();
-      };
+      return () => link.cancel();
     });
   }
 
