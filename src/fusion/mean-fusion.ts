@@ -14,7 +14,8 @@ import { planFusion } from './validate.js';
  * - Output shape = input shape. Output dtype float32 when every input is float32, else float64; `dtype`
  *   (or `out`) overrides.
  * - Accumulates in float64 in input order (deterministic, chunking-independent); a float32 result is the
- *   float32 nearest the exact mean (compensated sums), a float64 result is within k ulps for same-sign data.
+ *   float32 nearest the exact mean (compensated sums) unless the terms cancel by more than 2^40, a float64
+ *   result is within k ulps of it for same-sign data (k + 2 with weights).
  * - No spurious overflow: mean(1e308, 1e308) is 1e308; only infinite inputs give ±inf, inf + −inf gives NaN.
  * - The mean of inputs that are all −0 is −0. Integer inputs are exact.
  *

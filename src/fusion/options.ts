@@ -10,6 +10,7 @@ export type NanPolicy = 'propagate' | 'omit';
 export interface MeanFusionOptions {
   /**
    * One finite weight per input; the result is Σ wᵢ·xᵢ / Σ wᵢ computed in float64. Must not sum to zero.
+   * Products wᵢ·xᵢ below float64's normal range (~2.2e-308) round absolutely, as IEEE-754 does.
    * @default undefined (every input weighs 1)
    */
   weights?: readonly number[] | Float64Array;
