@@ -88,6 +88,38 @@ export function sampleIndices(n: number, maxSamples: number): Uint32Array {
   return Uint32Array.from({ length: maxSamples }, (_, i) => Math.floor(i * step));
 }
 
+/** Sign of the exact sum of an expansion: that of its largest (last) non-zero component. */
+function expansionSign(e: Float64Array, len: number): number {
+  return len === 0 ? 0 : Math.sign(e[len - 1]);
+}
+
+/**
+ * The ulp of the exact mean S/k, where S is the expansion `e[0..len)`. The rounded estimate of S/k may land
+ * on the other side of a power of two than the exact mean, where the ulp doubles, so the binade is
+ * confirmed exactly by comparing |S| with k·2^e on a copy of the expansion.
+ */
+function exactMeanUlp(
+  e: Float64Array,
+  len: number,
+  k: number,
+  dtype: UlpDType,
+  scratch: Float64Array,
+): number {
+  const sign = expansionSign(e, len);
+  let ulp = ulpOf(approximate(e, len) / k, dtype);
+  if (sign === 0) return ulp;
+  const mantissaBits = dtype === 'float64' ? 52 : 23;
+  const minUlp = dtype === 'float64' ? 2 ** -1074 : 2 ** -149;
+  const compare = (bound: number): number => {
+    // sign(|S| − bound), exactly: bound = k·2^e is exact in float64 for the k used here
+    scratch.set(e.subarray(0, len));
+    return sign * expansionSign(scratch, grow(scratch, len, -sign * bound));
+  };
+  if (ulp > minUlp && compare(k * ulp * 2 ** mantissaBits) < 0) ulp /= 2;
+  else if (compare(k * ulp * 2 ** (mantissaBits + 1)) >= 0) ulp *= 2;
+  return ulp;
+}
+
 /**
  * Largest error of `out` against the exact element-wise mean of `inputs`, in ulps of `dtype`, over the
  * elements at `indices`. NaN or infinite outputs of finite inputs give `Infinity`.
@@ -107,13 +139,14 @@ export function maxUlpError(
   const k = inputs.length;
   if (k === 0) throw new RangeError('Expected at least one input, got 0');
   const e = new Float64Array(k + 3);
+  const scratch = new Float64Array(k + 3);
   let worst = 0;
   for (let s = 0; s < indices.length; s++) {
     const i = indices[s];
     if (i >= out.length) throw new RangeError(`Index ${i} is out of range of an output of ${out.length}`);
     let len = 0;
     for (let j = 0; j < k; j++) len = grow(e, len, inputs[j][i]);
-    const mean = approximate(e, len) / k;
+    const ulp = exactMeanUlp(e, len, k, dtype, scratch);
     const y = out[i];
     if (!Number.isFinite(y)) return Number.POSITIVE_INFINITY;
     const p = k * y;
@@ -121,7 +154,7 @@ export function maxUlpError(
     len = grow(e, len, -p);
     len = grow(e, len, -pe);
     const residual = approximate(e, len); // S − k·y, rounded once
-    const ulps = Math.abs(residual) / (k * ulpOf(mean, dtype)); // k·ulp is exact; residual / k could underflow
+    const ulps = Math.abs(residual) / (k * ulp); // k·ulp is exact; residual / k could underflow
     if (ulps > worst) worst = ulps;
   }
   return worst;

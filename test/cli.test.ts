@@ -164,31 +164,42 @@ describe('mean-fusion CLI (built bin)', () => {
     expect(same(await readNpy(join(dir, 'keep.npy')), await readNpy(fx('f8_le.npy')))).toBe(true);
   });
 
-  it('SIGINT mid-job: exit 130, temporary file removed, no output', async () => {
-    // 4096 one-row chunks on one thread: the job runs for about a second, far longer than the poll below.
-    const inputs: string[] = [];
-    for (let j = 0; j < 8; j++) {
-      const path = join(dir, `big-${j}.npy`);
-      await writeNpy(path, { data: new Float64Array(4096 * 512), shape: [4096, 512], dtype: 'float64' });
-      inputs.push(path);
-    }
-    const child = spawn(process.execPath, [BIN, ...inputs, '-o', 'int.npy', '--chunk-rows', '1', '-t', '1'], {
-      cwd: dir,
-    });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // Wait until the job has created its temporary output, then interrupt it.
-    for (let i = 0; i < 1500 && !(await readdir(dir)).some((f) => f.endsWith('.tmp')); i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    child.kill('SIGINT');
-    expect(await exited).toBe(130);
-    expect(stderr).toContain('interrupted; no output written');
-    await nothingLeft('int.npy');
-  });
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)(
+    '%s mid-job: exit %i (128 + signal), temporary file removed, no output',
+    async (signal, exitCode) => {
+      // 4096 one-row chunks on one thread: the job runs for about a second, far longer than the poll below.
+      const inputs: string[] = [];
+      for (let j = 0; j < 8; j++) {
+        const path = join(dir, `big-${signal}-${j}.npy`);
+        await writeNpy(path, { data: new Float64Array(4096 * 512), shape: [4096, 512], dtype: 'float64' });
+        inputs.push(path);
+      }
+      const child = spawn(
+        process.execPath,
+        [BIN, ...inputs, '-o', 'int.npy', '--chunk-rows', '1', '-t', '1'],
+        {
+          cwd: dir,
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // Wait until the job has created its temporary output, then interrupt it.
+      for (let i = 0; i < 1500 && !(await readdir(dir)).some((f) => f.endsWith('.tmp')); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      child.kill(signal);
+      expect(await exited).toBe(exitCode);
+      expect(stderr).toContain('interrupted; no output written');
+      await nothingLeft('int.npy');
+    },
+  );
 });
 
 describe('parseSize', () => {

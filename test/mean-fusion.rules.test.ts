@@ -152,6 +152,16 @@ describe('rule 7: weighted mean', () => {
     expect(() => meanFusion([f64([1]), f64([2])], { weights: [1, Number.NaN] })).toThrow(/weights\[1\]/);
     expect(() => meanFusion([f64([1]), f64([2])], { weights: [1, Infinity] })).toThrow(OptionError);
     expect(() => meanFusion([f64([1]), f64([2])], { weights: [1, -1] })).toThrow(/non-zero sum/);
+    expect(() => meanFusion([f64([1]), f64([3])], { weights: [1e308, 1e308] })).toThrow(
+      /magnitudes sum to a finite/,
+    );
+  });
+  it('decides a zero weight sum as the kernel computes it (compensated), not by a naive sum', () => {
+    // 1 + 1e-17 − 1 is 0 in plain float64 but 1e-17 compensated; the compensated float32 path is then exact
+    expect(() => meanFusion([f64([2]), f64([4]), f64([2])], { weights: [1, 1e-17, -1] })).not.toThrow();
+    const r = meanFusion([f64([2]), f64([4]), f64([2])], { weights: [1, 1e-17, -1], dtype: 'float32' })
+      .data[0];
+    expect(r).toBe(4);
   });
 });
 

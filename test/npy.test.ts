@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -178,6 +179,42 @@ describe('malformed files', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('files that are not regular files', () => {
+  it('a directory or a FIFO input is refused by name, without blocking on the FIFO', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mf-npy-kind-'));
+    try {
+      await expect(readNpyHeader(dir)).rejects.toThrow(
+        `${dir}: is a directory; expected a regular .npy file`,
+      );
+      const fifo = join(dir, 'pipe.npy');
+      execFileSync('mkfifo', [fifo]);
+      await expect(readNpyHeader(fifo)).rejects.toThrow(NpyFormatError);
+      await expect(readNpyRows(fifo, 0, 0)).rejects.toThrow(/is a FIFO \(named pipe\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an output path that is a symlink or a directory is never replaced, even with overwrite', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mf-npy-kind-'));
+    try {
+      const target = join(dir, 'target.npy');
+      await writeFile(target, 'keep');
+      const link = join(dir, 'link.npy');
+      await symlink(target, link);
+      const t = tensor(new Float64Array([1, 2]), [2]);
+      await expect(writeNpy(link, t, { overwrite: true })).rejects.toThrow(
+        /is a symbolic link, which is never replaced/,
+      );
+      await expect(writeNpy(dir, t, { overwrite: true })).rejects.toThrow(OutputExistsError);
+      expect(await readFile(target, 'utf8')).toBe('keep');
+      expect((await readdir(dir)).sort()).toEqual(['link.npy', 'target.npy']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

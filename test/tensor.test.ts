@@ -77,6 +77,10 @@ describe('allocate()', () => {
     expect(s.data.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(isShared(s)).toBe(true);
   });
+  it('rejects an unknown dtype with a DTypeError listing the supported ones', () => {
+    expect(() => allocate('int64' as never, [2])).toThrow(DTypeError);
+    expect(() => allocate('int64' as never, [2])).toThrow(/one of float64, float32, int8/);
+  });
   it('copies into shared memory without touching the original', () => {
     const t = tensor(new Int8Array([1, -2, 3]), [3]);
     const s = toShared(t);

@@ -41,7 +41,8 @@ export interface ResolvedOptions {
  * Checks options against the number of inputs k.
  *
  * @throws {OptionError} for an options value that is not an object, weights of the wrong count, a
- *   non-finite weight, weights summing to zero, an unknown `nan` policy or an unsupported `dtype`.
+ *   non-finite weight, weights summing to zero or whose magnitudes overflow, an unknown `nan` policy or an
+ *   unsupported `dtype`.
  */
 export function resolveOptions(options: unknown, k: number, what = '`options`'): ResolvedOptions {
   if (options === undefined || options === null)
@@ -62,16 +63,28 @@ export function resolveOptions(options: unknown, k: number, what = '`options`'):
       );
     }
     weights = new Float64Array(k);
-    let total = 0;
+    // Σw compensated exactly as the kernels compute it, and Σ|w|, which bounds every partial sum.
+    let hi = 0;
+    let lo = 0;
+    let magnitude = 0;
     for (let j = 0; j < k; j++) {
       const w = o.weights[j];
       if (typeof w !== 'number' || !Number.isFinite(w)) {
         throw new OptionError(`Expected \`weights[${j}]\` to be a finite number, got ${describe(w)}`);
       }
       weights[j] = w;
-      total += w;
+      const u = hi + w;
+      const y = u - hi;
+      lo += hi - (u - y) + (w - y);
+      hi = u;
+      magnitude += Math.abs(w);
     }
-    if (total === 0) throw new OptionError('Expected `weights` to have a non-zero sum, got a sum of 0');
+    if (!Number.isFinite(magnitude)) {
+      throw new OptionError(
+        'Expected `weights` whose magnitudes sum to a finite number, got a sum that overflows',
+      );
+    }
+    if (hi + lo === 0) throw new OptionError('Expected `weights` to have a non-zero sum, got a sum of 0');
   }
   const nan = o.nan ?? 'propagate';
   if (nan !== 'propagate' && nan !== 'omit') {

@@ -1,5 +1,5 @@
 /** Allocation of tensors, optionally backed by a `SharedArrayBuffer` so worker threads can share them. */
-import { DTYPE_CTORS, type DType, type TypedArray } from './dtype.js';
+import { assertDType, DTYPE_CTORS, type DType, type TypedArray } from './dtype.js';
 import { checkShape, shapeSize } from './shape.js';
 import type { Tensor } from './tensor.js';
 
@@ -17,12 +17,13 @@ export interface AllocateOptions {
  *
  * @param dtype - Element type.
  * @param shape - Dimensions (row-major).
+ * @throws {DTypeError} when `dtype` is not a supported dtype name.
  * @throws {TensorError} when a dimension is not a non-negative integer.
  * @throws {RangeError} when the buffer cannot be allocated.
  */
 export function allocate(dtype: DType, shape: readonly number[], options: AllocateOptions = {}): Tensor {
+  const Ctor = DTYPE_CTORS[assertDType(dtype, '`dtype`')];
   const dims = checkShape(shape);
-  const Ctor = DTYPE_CTORS[dtype];
   const length = shapeSize(dims);
   const data: TypedArray = options.shared
     ? new Ctor(new SharedArrayBuffer(length * Ctor.BYTES_PER_ELEMENT), 0, length)

@@ -6,7 +6,7 @@
  * ## References
  * - NumPy Enhancement Proposal 1 (NEP 1) and the `numpy.lib.format` module documentation.
  */
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { NpyFormatError, OptionError } from '../../errors.js';
 import { DTYPE_CTORS } from '../../tensor/dtype.js';
 import { formatShape, rowCount, rowSize } from '../../tensor/shape.js';
@@ -58,13 +58,28 @@ export async function readNpyHeaderFrom(fh: FileHandle, file: string): Promise<N
 }
 
 /**
+ * Opens `path` for reading after checking it is a regular file: a directory would fail with a bare
+ * `EISDIR`, and opening a FIFO would block until a writer appears (a hang no signal interrupts).
+ *
+ * @throws {NpyFormatError} when `path` is a directory, FIFO, socket or device.
+ */
+async function openRegular(path: string): Promise<FileHandle> {
+  const info = await stat(path);
+  if (!info.isFile()) {
+    const kind = info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a FIFO (named pipe)' : 'not a file';
+    throw new NpyFormatError(path, `is ${kind}; expected a regular .npy file`);
+  }
+  return open(path, 'r');
+}
+
+/**
  * Reads and checks the header of the `.npy` file at `path` (only the header's bytes are read).
  *
  * @throws {NpyFormatError} for a malformed header or a file length that disagrees with it.
  * @throws {Error} (Node's `ENOENT`, `EACCES`, …) when the file cannot be opened.
  */
 export async function readNpyHeader(path: string): Promise<NpyHeader> {
-  const fh = await open(path, 'r');
+  const fh = await openRegular(path);
   try {
     return await readNpyHeaderFrom(fh, path);
   } finally {
@@ -81,7 +96,7 @@ export async function readNpyHeader(path: string): Promise<NpyHeader> {
  * @throws {NpyFormatError} for a malformed file.
  */
 export async function readNpyRows(path: string, start: number, end: number): Promise<Tensor> {
-  const fh = await open(path, 'r');
+  const fh = await openRegular(path);
   try {
     return await readRows(fh, await readNpyHeaderFrom(fh, path), start, end);
   } finally {
@@ -113,7 +128,7 @@ async function readRows(fh: FileHandle, header: NpyHeader, start: number, end: n
  * @throws {NpyFormatError} for a malformed file (see {@link readNpyHeader}).
  */
 export async function readNpy(path: string): Promise<Tensor> {
-  const fh = await open(path, 'r');
+  const fh = await openRegular(path);
   try {
     const header = await readNpyHeaderFrom(fh, path);
     const tensor = await readRows(fh, header, 0, rowCount(header.shape));

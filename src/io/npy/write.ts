@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, type FileHandle, link, open, rename, unlink } from 'node:fs/promises';
+import { access, type FileHandle, link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OutputExistsError } from '../../errors.js';
 import { type DType, itemSize } from '../../tensor/dtype.js';
@@ -59,7 +59,8 @@ async function exists(path: string): Promise<boolean> {
  * Creates the temporary file for a `.npy` of `dtype` and `shape` beside `target`: writes the header and
  * extends the file to its final length, so that workers can write rows at their offsets in any order.
  *
- * @throws {OutputExistsError} when `target` exists and `overwrite` is not true.
+ * @throws {OutputExistsError} when `target` exists and `overwrite` is not true, or exists and is not a
+ *   regular file (a symlink, directory or device is never replaced).
  * @throws {Error} `Cannot create <target>: <code>` (with Node's `code`: `ENOENT`, `EACCES`, …) when the
  *   temporary file cannot be created beside the target; `ENOSPC` and other errors while sizing it.
  */
@@ -70,7 +71,17 @@ export async function createNpyFile(
   options: NpyWriteOptions = {},
 ): Promise<NpyFileWriter> {
   const overwrite = options.overwrite === true;
-  if (!overwrite && (await exists(target))) throw new OutputExistsError(target);
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing !== undefined && !existing.isFile()) {
+    // Replacing a device, directory or symlink with a regular file would damage something else.
+    const kind = existing.isSymbolicLink()
+      ? 'a symbolic link'
+      : existing.isDirectory()
+        ? 'a directory'
+        : 'not a regular file';
+    throw new OutputExistsError(target, `it is ${kind}, which is never replaced: choose another output path`);
+  }
+  if (!overwrite && existing !== undefined) throw new OutputExistsError(target);
   const header = encodeNpyHeader(dtype, shape);
   const dataBytes = shapeSize(shape) * itemSize(dtype);
   const tempPath = join(
