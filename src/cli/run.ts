@@ -122,7 +122,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     } else {
       const speed = summary.seconds > 0 ? `, ${formatBytes(summary.bytesRead / summary.seconds)}/s` : '';
       io.stdout.write(
-        `${summary.output}: mean of ${summary.k} arrays of shape ${formatShape(summary.shape)} → ${summary.dtype}; ` +
+        `${summary.output}: mean of ${summary.k} ${summary.k === 1 ? 'array' : 'arrays'} of shape ${formatShape(summary.shape)} → ${summary.dtype}; ` +
           `read ${formatBytes(summary.bytesRead)} in ${summary.seconds.toFixed(3)} s${speed}\n`,
       );
     }

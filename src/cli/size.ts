@@ -42,5 +42,5 @@ export function formatBytes(bytes: number): string {
     v /= 1000;
     u++;
   }
-  return `${u === 0 ? v : v.toPrecision(3)} ${units[u]}`;
+  return `${u === 0 ? Math.round(v) : v.toPrecision(3)} ${units[u]}`;
 }
