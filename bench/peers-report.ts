@@ -36,8 +36,22 @@ export interface JobResult {
   readonly cells: Partial<Record<ToolId, Cell>>;
 }
 
+/** How each job is timed and checked (set by bench/peers.ts, stated on the page). */
+export interface TimingConfig {
+  /** Seconds of timed runs per tool and job after the warm-up. */
+  readonly budget: number;
+  readonly minReps: number;
+  readonly maxReps: number;
+  /** A run estimated above this many seconds runs once, without warm-up. */
+  readonly slowSeconds: number;
+  /** A run estimated above this many seconds is skipped. */
+  readonly skipSeconds: number;
+  /** Elements checked for accuracy per job. */
+  readonly maxSamples: number;
+}
+
 /** Everything the page states besides the table. */
-export interface RunInfo {
+export interface RunInfo extends TimingConfig {
   readonly date: string;
   readonly quick: boolean;
   readonly cpu: string;
@@ -50,12 +64,6 @@ export interface RunInfo {
   readonly loadBefore: readonly number[];
   readonly loadAfter: readonly number[];
   readonly seconds: number;
-  readonly budget: number;
-  readonly minReps: number;
-  readonly maxReps: number;
-  readonly slowSeconds: number;
-  readonly skipSeconds: number;
-  readonly maxSamples: number;
   /** Why a whole column is empty (e.g. no numpy, no pool yet). */
   readonly absent: Partial<Record<ToolId, string>>;
 }

@@ -17,7 +17,14 @@ import { parseArgs } from 'node:util';
 import { type DataKind, generate, readRaw, writeRaw } from './peers-data.js';
 import { type FloatData, maxUlpError, sampleIndices } from './peers-exact.js';
 import { NumpyServer } from './peers-numpy.js';
-import { type Cell, type JobResult, type RunInfo, renderMarkdown, renderSvg } from './peers-report.js';
+import {
+  type Cell,
+  type JobResult,
+  type RunInfo,
+  renderMarkdown,
+  renderSvg,
+  type TimingConfig,
+} from './peers-report.js';
 import {
   type JobDType,
   type JsTool,
@@ -30,20 +37,10 @@ import {
 } from './peers-tools.js';
 
 /** How the run is sized and timed. */
-interface Config {
+interface Config extends TimingConfig {
   readonly sizes: readonly number[];
   readonly ks: readonly number[];
   readonly offsetJob: { readonly size: number; readonly k: number };
-  /** Seconds of timed runs per tool and job after the warm-up. */
-  readonly budget: number;
-  readonly minReps: number;
-  readonly maxReps: number;
-  /** A run estimated above this many seconds runs once, without warm-up. */
-  readonly slowSeconds: number;
-  /** A run estimated above this many seconds is skipped. */
-  readonly skipSeconds: number;
-  /** Elements checked for accuracy per job. */
-  readonly maxSamples: number;
 }
 
 const FULL: Config = {
