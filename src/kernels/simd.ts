@@ -96,10 +96,11 @@ export function meanRangeSimd(
 }
 
 /*
- * Copies a finished float64 block out of the kernel's memory with a plain loop: on Node 20,
- * TypedArray.prototype.set *from* WebAssembly memory is slower than this loop (32 MiB: 12.7 ms vs 5.5 ms in
- * isolation; 38–41 ms vs 42–54 ms for a whole k = 8, 2048² fusion), while set() *into* it is fast (staging).
- * For float32 blocks set() measured as fast as a loop and is kept.
+ * Copies a finished float64 block out of the kernel's memory into an ordinary ArrayBuffer with a plain loop:
+ * on Node 20, TypedArray.prototype.set from WebAssembly memory into an ordinary buffer is slower than this
+ * loop (32 MiB: 12.5 ms vs 5.2 ms; a whole k = 8, 2048² fusion: 38–41 ms vs 42–54 ms). Into a
+ * SharedArrayBuffer set() is the fast one (4.1 ms; in pool workers the loop made a job ~35% slower), so
+ * shared outputs keep set(). For float32 blocks set() measured as fast as a loop and is kept.
  */
 function copyOut64(out: Float64Array, from: Float64Array, at: number, b: number, n: number): void {
   for (let i = 0; i < n; i++) out[b + i] = from[at + i];
@@ -116,7 +117,8 @@ function finishFloat64(
   params: MeanKernelParams,
 ): void {
   const bad = k.div_f64(ACC, n4, inputs.length);
-  copyOut64(out as Float64Array, h64, ACC / 8, b, n);
+  if (out.buffer instanceof SharedArrayBuffer) out.set(h64.subarray(ACC / 8, ACC / 8 + n), b);
+  else copyOut64(out as Float64Array, h64, ACC / 8, b, n);
   if (bad === 0) return;
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(out[b + i])) out[b + i] = meanElementSafe(inputs, b + i, params, false);
