@@ -1,6 +1,7 @@
 /** `fuseMean`: the mean fusion of each group of tensors in a stream, inline or on a {@link FusionPool}. */
 import {
   BehaviorSubject,
+  catchError,
   concat,
   defer,
   EMPTY,
@@ -9,8 +10,9 @@ import {
   mergeMap,
   type Observable,
   type OperatorFunction,
+  throwError,
 } from 'rxjs';
-import { describe, OptionError } from '../errors.js';
+import { describe, MeanFusionError, OptionError } from '../errors.js';
 import { meanFusion } from '../fusion/mean-fusion.js';
 import type { MeanFusionOptions } from '../fusion/options.js';
 import { FusionPool } from '../pool/FusionPool.js';
@@ -37,7 +39,8 @@ export interface FuseMeanOptions extends Omit<MeanFusionOptions, 'out'> {
  *
  * Output order follows input order, also when up to `concurrency` groups are fused at once on the pool.
  * Unsubscribing (or an error) aborts the pool jobs in flight: their queued tasks are dropped and running
- * ones stopped. A fusion error (shape mismatch, bad weights, …) errors the stream. Each emission is a new
+ * ones stopped. A fusion error (shape mismatch, bad weights, …) errors the stream, its message prefixed
+ * with the group's position ("stream group 3: …"). Each emission is a new
  * tensor (from the pool: backed by a `SharedArrayBuffer` for large groups), never written again.
  *
  * @param options - `weights`, `nan`, `dtype` as `meanFusion`, plus `pool` and `concurrency`.
@@ -68,7 +71,15 @@ export function fuseMean(options?: FuseMeanOptions): OperatorFunction<readonly T
   }
   if (pool === undefined) {
     return (source: Observable<readonly TensorLike[]>) =>
-      source.pipe(map((group) => meanFusion(group, fusion)));
+      source.pipe(
+        map((group, index) => {
+          try {
+            return meanFusion(group, fusion);
+          } catch (error) {
+            throw atGroup(error, index);
+          }
+        }),
+      );
   }
   const limit = concurrency ?? pool.threads;
   return (source: Observable<readonly TensorLike[]>) =>
@@ -80,6 +91,7 @@ export function fuseMean(options?: FuseMeanOptions): OperatorFunction<readonly T
         mergeMap(
           (group, index) =>
             pool.fuse$(group, fusion).pipe(
+              catchError((error: unknown) => throwError(() => atGroup(error, index))),
               mergeMap((fused) =>
                 concat(
                   turn.pipe(
@@ -98,4 +110,13 @@ export function fuseMean(options?: FuseMeanOptions): OperatorFunction<readonly T
         ),
       );
     });
+}
+
+/**
+ * Prefixes a fusion error's message with the group's position in the stream ("stream group 3: inputs[1] has
+ * shape …"), keeping its class, name and code; other values pass through.
+ */
+function atGroup(error: unknown, index: number): unknown {
+  if (error instanceof MeanFusionError) error.message = `stream group ${index}: ${error.message}`;
+  return error;
 }

@@ -49,6 +49,9 @@ describe('fuseMean without a pool', () => {
 
   it('errors the stream on a bad group and rejects bad options when called', async () => {
     await expect(run([[f64([1]), f64([1, 2])]], fuseMean())).rejects.toBeInstanceOf(ShapeMismatchError);
+    await expect(run([[f64([1])], [f64([2])], [f64([1]), f64([1, 2])]], fuseMean())).rejects.toThrow(
+      /^stream group 2: inputs\[1\] has shape \(2,\)/,
+    );
     expect(() => fuseMean({ concurrency: 0 })).toThrow(
       'Expected `concurrency` to be an integer from 1 and up, got `0` (number)',
     );
@@ -61,6 +64,15 @@ describe('fuseMean on a FusionPool', () => {
   const pools: FusionPool[] = [];
   afterAll(async () => {
     await Promise.all(pools.map((p) => p.close()));
+  });
+
+  it('names the stream group of a bad group', async () => {
+    const pool = new FusionPool({ threads: 1 });
+    pools.push(pool);
+    const groups = [[f64([1, 2])], [f64([1]), f64([1, 2])]];
+    await expect(firstValueFrom(from(groups).pipe(fuseMean({ pool }), toArray()))).rejects.toThrow(
+      /^stream group 1: inputs\[1\] has shape/,
+    );
   });
 
   it('gives meanFusion bits in input order with several groups in flight', async () => {
