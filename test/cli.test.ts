@@ -112,7 +112,11 @@ describe('mean-fusion CLI (built bin)', () => {
   it('errors: one line on stderr naming the file or option, non-zero exit, no output left', async () => {
     let r = await cli(fx('f8_le.npy'));
     oneLine(r);
-    expect(r.stderr).toContain('--output');
+    expect(r.stderr).toMatch(/^mean-fusion: required option '-o, --output <file>'/);
+    expect(r.code).toBe(2);
+    r = await cli(fx('f8_le.npy'), '-o', 'x.npy', '--bogus');
+    oneLine(r);
+    expect(r.stderr).toMatch(/^mean-fusion: unknown option '--bogus'/);
     r = await cli(fx('f8_le.npy'), fx('rank3_i4_be.npy'), '-o', 'bad.npy');
     oneLine(r);
     expect(r.stderr).toContain('rank3_i4_be.npy (inputs[1]) has shape (2, 3, 4)');

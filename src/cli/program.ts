@@ -92,6 +92,8 @@ export function createProgram(
     .configureOutput({
       writeOut: (s) => out.writeOut(s),
       writeErr: (s) => out.writeErr(s),
+      // Commander's own usage errors read like ours: "mean-fusion: required option '-o, --output <file>' …".
+      outputError: (s, write) => write(`mean-fusion: ${s.replace(/^error: /, '')}`),
     });
 }
 
