@@ -53,7 +53,7 @@ export interface FusionPoolOptions {
   threads?: number;
   /**
    * Byte budget of one chunk task (input bytes read plus output bytes written); see {@link planChunks}.
-   * @default DEFAULT_CHUNK_BYTES (8 MiB)
+   * @default DEFAULT_CHUNK_BYTES (16 MiB)
    */
   chunkBytes?: number;
   /**
