@@ -7,8 +7,10 @@ import wabtInit from 'wabt';
 const source = fileURLToPath(new URL('../src/kernels/wasm/kernel.wat', import.meta.url));
 const target = fileURLToPath(new URL('../src/kernels/wasm/kernel-bytes.generated.ts', import.meta.url));
 const wabt = await wabtInit();
-const module = wabt.parseWat('kernel.wat', readFileSync(source, 'utf8'), { simd: true });
-module.validate();
+// SIMD, and threads for the imported shared memory (the kernel heap is shared between worker threads).
+const features = { simd: true, threads: true };
+const module = wabt.parseWat('kernel.wat', readFileSync(source, 'utf8'), features);
+module.validate(features);
 const { buffer } = module.toBinary({});
 writeFileSync(
   target,

@@ -50,7 +50,14 @@ export { DEFAULT_CHUNK_BYTES, type PlanChunksOptions, planChunks, type RowRange 
 export type { FuseChunkResult, FuseChunkTask } from './pool/protocol.js';
 export { type ChunkResult, runChunks$ } from './pool/run-chunks.js';
 export { workerPath } from './pool/worker-path.js';
-export { type AllocateOptions, allocate, isShared, toShared } from './tensor/alloc.js';
+export {
+  type AllocateOptions,
+  allocate,
+  disposeTensor,
+  isInHeap,
+  isShared,
+  toShared,
+} from './tensor/alloc.js';
 export { DTYPES, type DType, type FloatDType, type TypedArray } from './tensor/dtype.js';
 export { formatShape, shapeSize } from './tensor/shape.js';
 export { fromNested, type NestedArray, type Tensor, type TensorLike, tensor } from './tensor/tensor.js';

@@ -1,10 +1,10 @@
 /** The synchronous, validating public face of the kernel. */
 import { meanRange } from '../kernels/mean-range.js';
-import { allocate } from '../tensor/alloc.js';
+import { allocate, isInHeap } from '../tensor/alloc.js';
 import type { FloatArray } from '../tensor/dtype.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import type { MeanFusionOptions } from './options.js';
-import { planFusion } from './validate.js';
+import { type FusionPlan, planFusion } from './validate.js';
 
 /**
  * Element-wise mean fusion of k tensors of one shape: `A[i] = mean(A₁[i], …, A_k[i])`, or the weighted mean
@@ -29,8 +29,20 @@ import { planFusion } from './validate.js';
  * @throws {OptionError} for wrong weights (count, non-finite, zero sum), `nan` or `dtype`, or a mismatched `out`.
  */
 export function meanFusion(inputs: readonly TensorLike[], options?: MeanFusionOptions): Tensor {
-  const plan = planFusion(inputs, options);
-  const out = plan.options.out ?? allocate(plan.dtype, plan.shape);
+  return runPlan(planFusion(inputs, options));
+}
+
+/**
+ * A new output tensor for a plan: in the kernel heap when every input is (so a chain of fusions on heap
+ * tensors stays in place), else shared when `shared`, else ordinary.
+ */
+export function allocateResult(plan: FusionPlan, shared = false): Tensor {
+  return allocate(plan.dtype, plan.shape, { shared, heap: plan.inputs.every(isInHeap) });
+}
+
+/** Runs a validated plan on the calling thread into `plan.options.out` or a new tensor, and returns it. */
+export function runPlan(plan: FusionPlan): Tensor {
+  const out = plan.options.out ?? allocateResult(plan);
   meanRange(
     plan.inputs.map((t) => t.data),
     out.data as FloatArray,

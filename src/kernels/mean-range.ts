@@ -30,14 +30,13 @@ export function meanRange(
   params: MeanKernelParams,
 ): void {
   // Tiny ranges (e.g. one element of a huge stack) skip the SIMD staging; both paths give identical bits.
-  if (
+  const simd =
     params.weights === null &&
     !params.nanOmit &&
     end - start >= SIMD_MIN_ELEMENTS &&
-    inputs.length < SIMD_MAX_INPUTS
-  ) {
-    meanRangeSimd(inputs, out, start, end, params);
-  } else {
+    inputs.length < SIMD_MAX_INPUTS;
+  // meanRangeSimd declines (writing nothing) when all of the heap's scratch regions are in use.
+  if (!(simd && meanRangeSimd(inputs, out, start, end, params))) {
     meanRangeScalar(inputs, out, start, end, params);
   }
 }

@@ -1,124 +1,177 @@
 /**
  * Fast path of the plain (unweighted, NaN-propagating) mean: WebAssembly SIMD over cache-sized blocks.
  *
- * For each block of {@link BLOCK} elements, up to {@link SLOTS} inputs at a time are copied into staging
- * slots of the kernel's memory (copies that stay in L2 cache) and added, in input order, into a float64
- * accumulator held in registers across the slots. Each input byte is thus read from main memory once and the
- * output written once. float32 outputs use compensated (TwoSum) accumulation and a SIMD finish that flags
- * the rare lanes (near a float32 rounding midpoint, subnormal, or not finite) for the exact scalar finisher;
- * float64 outputs use a plain sequential sum. Elements whose result is not finite are recomputed by the
- * overflow-safe scalar path. Every lane does the scalar kernel's IEEE operations, so the bits are the same.
+ * Float64 and float32 arrays that live in the kernel heap (`allocate(…, { heap: true })`) are read where
+ * they are; every other input is copied, one block at a time, into a staging slot of a scratch region (a
+ * copy that stays in L2 cache). Groups of up to {@link GROUP} inputs are added, in input order, into a
+ * float64 accumulator held in registers across the group, so each input byte is read from main memory once.
+ * A float64 output in the heap is the accumulator itself (no copy-out); other outputs are copied out of the
+ * scratch region per block.
+ *
+ * float32 outputs use compensated (TwoSum) accumulation and a SIMD finish that flags the rare lanes (near a
+ * float32 rounding midpoint, subnormal, or not finite) for the exact scalar finisher; float64 outputs use a
+ * plain sequential sum. Elements whose result is not finite are recomputed by the overflow-safe scalar path,
+ * and the last (fewer than 4) elements of a range by the scalar kernel. Every lane does the scalar kernel's
+ * IEEE operations, so the bits are the same.
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
 import { roundQuotientToFloat32 } from './exact.js';
+import { heapAddress, SCRATCH_BASE, threadHeap } from './heap/memory.js';
+import {
+  BLOCK,
+  claimScratch,
+  GROUP,
+  releaseScratch,
+  SCRATCH,
+  SCRATCH_BYTES,
+  STRIDE,
+} from './heap/scratch.js';
 import type { MeanKernelParams } from './params.js';
-import { meanElementSafe } from './scalar.js';
+import { meanElementSafe, meanRangeScalar } from './scalar.js';
 import { type KernelExports, kernel } from './wasm/instance.js';
 
-/** Elements per block. */
-export const BLOCK = 4096;
-/** Inputs staged per kernel call. */
-export const SLOTS = 8;
-const STRIDE = BLOCK * 8;
-const ACC = 0;
-const CMP = STRIDE;
-const OUT = 2 * STRIDE;
-const SLOT0 = 3 * STRIDE;
-const BYTES = SLOT0 + SLOTS * STRIDE;
+export { BLOCK, GROUP } from './heap/scratch.js';
 
-let heap64: Float64Array | undefined;
-let heap32: Float32Array | undefined;
+/** Views over this thread's heap; the scratch regions lie in its initial size, so they never go stale. */
+interface HeapViews {
+  readonly f64: Float64Array;
+  readonly f32: Float32Array;
+  readonly i32: Int32Array;
+  readonly header: Int32Array;
+}
 
-function views(k: KernelExports): [Float64Array, Float32Array] {
-  if (heap64 === undefined || heap64.buffer !== k.memory.buffer) {
-    const missing = BYTES - k.memory.buffer.byteLength;
-    if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
-    heap64 = new Float64Array(k.memory.buffer);
-    heap32 = new Float32Array(k.memory.buffer);
+let views: HeapViews | undefined;
+
+function heapViews(): HeapViews {
+  if (views === undefined) {
+    const { memory, header } = threadHeap();
+    const b = memory.buffer;
+    views = { f64: new Float64Array(b), f32: new Float32Array(b), i32: new Int32Array(b), header };
   }
-  return [heap64, heap32 as Float32Array];
+  return views;
 }
 
-/** Copies elements [b, b + n) of `x` into the slot at byte address `at` (float32 kept, others as float64). */
-function stage(h64: Float64Array, h32: Float32Array, x: TypedArray, b: number, n: number, at: number): void {
-  const slice = x.subarray(b, b + n);
-  if (x instanceof Float32Array) h32.set(slice, at / 4);
-  else h64.set(slice, at / 8);
+/** Byte addresses of one claimed scratch region. */
+interface Scratch {
+  readonly acc: number;
+  readonly cmp: number;
+  readonly out: number;
+  readonly slot0: number;
+  readonly table: number;
 }
 
-/** Writes the plain mean of elements [start, end) of `inputs` into `out` (same indices). Unchecked. */
+function scratchAt(region: number): Scratch {
+  const base = SCRATCH_BASE + region * SCRATCH_BYTES;
+  return {
+    acc: base + SCRATCH.acc,
+    cmp: base + SCRATCH.cmp,
+    out: base + SCRATCH.out,
+    slot0: base + SCRATCH.slot0,
+    table: base + SCRATCH.table,
+  };
+}
+
+/**
+ * Writes the plain mean of elements [start, end) of `inputs` into `out` (same indices). Unchecked.
+ *
+ * @returns false, having written nothing, when every scratch region of the heap is in use (more
+ *   concurrent kernel calls than `SCRATCH_REGIONS`); the caller then runs the scalar kernel.
+ */
 export function meanRangeSimd(
   inputs: readonly TypedArray[],
   out: FloatArray,
   start: number,
   end: number,
   params: MeanKernelParams,
-): void {
-  const k = kernel();
-  const [h64, h32] = views(k);
-  const count = inputs.length;
-  const compensated = out instanceof Float32Array;
-  for (let b = start; b < end; b += BLOCK) {
-    const n = Math.min(BLOCK, end - b);
-    const n4 = (n + 3) & ~3;
-    const first = inputs[0];
-    if (first instanceof Float32Array) {
-      stage(h64, h32, first, b, n, SLOT0);
-      k.promote_f32(ACC, SLOT0, n4);
-    } else {
-      stage(h64, h32, first, b, n, ACC);
-    }
-    if (compensated) h64.fill(0, CMP / 8, CMP / 8 + n4);
-    for (let j = 1; j < count; ) {
-      // Stage a run of up to SLOTS inputs of one staging type (float32, or anything else as float64).
-      const isF32 = inputs[j] instanceof Float32Array;
-      let m = 0;
-      while (j + m < count && m < SLOTS && inputs[j + m] instanceof Float32Array === isF32) {
-        stage(h64, h32, inputs[j + m], b, n, SLOT0 + m * STRIDE);
-        m++;
-      }
-      if (compensated && m === SLOTS) {
-        if (isF32) k.add8c_f32(ACC, CMP, SLOT0, n4);
-        else k.add8c_f64(ACC, CMP, SLOT0, n4);
-      } else if (compensated) {
-        if (isF32) k.addm2_f32(ACC, CMP, SLOT0, STRIDE, m, n4);
-        else k.addm2_f64(ACC, CMP, SLOT0, STRIDE, m, n4);
-      } else if (m === SLOTS) {
-        if (isF32) k.add8_f32(ACC, SLOT0, n4);
-        else k.add8_f64(ACC, SLOT0, n4);
-      } else if (isF32) k.addm_f32(ACC, SLOT0, STRIDE, m, n4);
-      else k.addm_f64(ACC, SLOT0, STRIDE, m, n4);
-      j += m;
-    }
-    if (compensated) finishFloat32(k, h64, h32, inputs, out, b, n, n4, params);
-    else finishFloat64(k, h64, inputs, out, b, n, n4, params);
+): boolean {
+  const v = heapViews();
+  const region = claimScratch(v.header);
+  if (region < 0) return false;
+  try {
+    run(kernel(), v, scratchAt(region), inputs, out, start, end, params);
+  } finally {
+    releaseScratch(v.header, region);
   }
+  return true;
 }
 
-/*
- * Copies a finished float64 block out of the kernel's memory into an ordinary ArrayBuffer with a plain loop:
- * on Node 20, TypedArray.prototype.set from WebAssembly memory into an ordinary buffer is slower than this
- * loop (32 MiB: 12.5 ms vs 5.2 ms; a whole k = 8, 2048² fusion: 38–41 ms vs 42–54 ms). Into a
- * SharedArrayBuffer set() is the fast one (4.1 ms; in pool workers the loop made a job ~35% slower), so
- * shared outputs keep set(). For float32 blocks set() measured as fast as a loop and is kept.
- */
-function copyOut64(out: Float64Array, from: Float64Array, at: number, b: number, n: number): void {
-  for (let i = 0; i < n; i++) out[b + i] = from[at + i];
+/** Heap address of a float64/float32 array read in place, else -1 (the array is staged). */
+function inPlaceAddress(x: TypedArray): number {
+  return x instanceof Float64Array || x instanceof Float32Array ? heapAddress(x) : -1;
+}
+
+function run(
+  k: KernelExports,
+  v: HeapViews,
+  s: Scratch,
+  inputs: readonly TypedArray[],
+  out: FloatArray,
+  start: number,
+  end: number,
+  params: MeanKernelParams,
+): void {
+  const count = inputs.length;
+  const compensated = out instanceof Float32Array;
+  const isF32 = inputs.map((x) => x instanceof Float32Array);
+  const at = inputs.map(inPlaceAddress);
+  // The output is written in place when it is in the heap and shares no memory with an input (with a
+  // float64 output the accumulator is the output, so an input read by a later group must not be in it).
+  let outAt = heapAddress(out);
+  for (let j = 0; j < count && outAt >= 0; j++) {
+    if (at[j] >= 0 && at[j] < outAt + out.byteLength && outAt < at[j] + inputs[j].byteLength) outAt = -1;
+  }
+  const table = s.table / 4;
+  for (let b = start; b < end; b += BLOCK) {
+    const n = Math.min(BLOCK, end - b) & ~3;
+    if (n > 0) {
+      const acc = !compensated && outAt >= 0 ? outAt + b * 8 : s.acc;
+      let init = 1;
+      for (let j = 0; j < count; ) {
+        // A group: up to GROUP consecutive inputs of one type (float32, or anything else as float64).
+        const f32 = isF32[j];
+        let m = 0;
+        for (; j + m < count && m < GROUP && isF32[j + m] === f32; m++) {
+          const x = inputs[j + m];
+          let address = at[j + m];
+          if (address >= 0) address += b * x.BYTES_PER_ELEMENT;
+          else {
+            address = s.slot0 + m * STRIDE;
+            if (f32) v.f32.set((x as Float32Array).subarray(b, b + n), address / 4);
+            else v.f64.set(x.subarray(b, b + n), address / 8);
+          }
+          v.i32[table + m] = address;
+        }
+        if (compensated) {
+          if (m === GROUP) (f32 ? k.add8c_f32 : k.add8c_f64)(acc, s.cmp, s.table, n, init);
+          else (f32 ? k.addm2_f32 : k.addm2_f64)(acc, s.cmp, s.table, m, n, init);
+        } else if (m === GROUP) (f32 ? k.add8_f32 : k.add8_f64)(acc, s.table, n, init);
+        else (f32 ? k.addm_f32 : k.addm_f64)(acc, s.table, m, n, init);
+        init = 0;
+        j += m;
+      }
+      if (compensated) finishFloat32(k, v, s, inputs, out, outAt, b, n, params);
+      else finishFloat64(k, v, inputs, out, acc, outAt >= 0, b, n, params);
+    }
+    const blockEnd = Math.min(b + BLOCK, end);
+    if (b + n < blockEnd) meanRangeScalar(inputs, out, b + n, blockEnd, params);
+  }
 }
 
 function finishFloat64(
   k: KernelExports,
-  h64: Float64Array,
+  v: HeapViews,
   inputs: readonly TypedArray[],
   out: FloatArray,
+  acc: number,
+  inPlace: boolean,
   b: number,
   n: number,
-  n4: number,
   params: MeanKernelParams,
 ): void {
-  const bad = k.div_f64(ACC, n4, inputs.length);
-  if (out.buffer instanceof SharedArrayBuffer) out.set(h64.subarray(ACC / 8, ACC / 8 + n), b);
-  else copyOut64(out as Float64Array, h64, ACC / 8, b, n);
+  const bad = k.div_f64(acc, n, inputs.length);
+  // set() out of the (shared) heap measured 3–4× faster than an element loop on Node 20, into ordinary
+  // and shared buffers alike (32 MiB: 2.2 ms vs 7.7 ms).
+  if (!inPlace) out.set(v.f64.subarray(acc / 8, acc / 8 + n), b);
   if (bad === 0) return;
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(out[b + i])) out[b + i] = meanElementSafe(inputs, b + i, params, false);
@@ -127,30 +180,31 @@ function finishFloat64(
 
 function finishFloat32(
   k: KernelExports,
-  h64: Float64Array,
-  h32: Float32Array,
+  v: HeapViews,
+  s: Scratch,
   inputs: readonly TypedArray[],
   out: FloatArray,
+  outAt: number,
   b: number,
   n: number,
-  n4: number,
   params: MeanKernelParams,
 ): void {
   const count = inputs.length;
-  const flagged = k.fin_f32(ACC, CMP, OUT, n4, count);
-  out.set(h32.subarray(OUT / 4, OUT / 4 + n), b);
+  const flagged = k.fin_f32(s.acc, s.cmp, outAt >= 0 ? outAt + b * 4 : s.out, n, count);
+  if (outAt < 0) out.set(v.f32.subarray(s.out / 4, s.out / 4 + n), b);
   if (flagged === 0) return;
   // Some lane is near a midpoint, subnormal or not finite: finish this block exactly, as the scalar kernel does.
-  const base = CMP / 8;
+  const sums = s.acc / 8;
+  const cmps = s.cmp / 8;
   for (let i = 0; i < n; i++) {
-    const s = h64[i];
-    const c = h64[base + i];
+    const sum = v.f64[sums + i];
+    const c = v.f64[cmps + i];
     let r: number;
-    if (s - s === 0) {
-      const m = (c === 0 ? s : s + c) / count;
+    if (sum - sum === 0) {
+      const m = (c === 0 ? sum : sum + c) / count;
       r =
         m - m === 0
-          ? roundQuotientToFloat32(m, s, c, count, 0)
+          ? roundQuotientToFloat32(m, sum, c, count, 0)
           : meanElementSafe(inputs, b + i, params, true);
     } else {
       r = meanElementSafe(inputs, b + i, params, true);

@@ -8,11 +8,12 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { Observable, Subscription } from 'rxjs';
 import { describe, OptionError } from '../errors.js';
+import { allocateResult, runPlan } from '../fusion/mean-fusion.js';
 import type { MeanFusionOptions } from '../fusion/options.js';
 import { type FusionPlan, planFusion } from '../fusion/validate.js';
-import { meanRange } from '../kernels/mean-range.js';
+import { HEAP_WORKER_DATA_KEY, threadHeap } from '../kernels/heap/memory.js';
 import type { MeanKernelParams } from '../kernels/params.js';
-import { allocate, isShared, toShared } from '../tensor/alloc.js';
+import { isShared, toShared } from '../tensor/alloc.js';
 import { type FloatArray, itemSize, type TypedArray } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
@@ -198,6 +199,8 @@ export class FusionPool {
       // Chunk tasks are synchronous CPU work: a thread blocks in Atomics.wait between tasks and picks up the
       // next one without an event-loop turn.
       atomics: 'sync',
+      // The workers attach to this thread's kernel heap, so heap tensors are read and written in place there.
+      workerData: { [HEAP_WORKER_DATA_KEY]: threadHeap().memory },
       // Every failure reaches the task it belongs to; an error with no task attached (a thread dying while
       // idle) has no job to fail, and an 'error' event without a listener would crash the process.
     }).on('error', () => {});
@@ -258,7 +261,7 @@ export class FusionPool {
     signal?.throwIfAborted();
     const params: MeanKernelParams = { weights: plan.options.weights, nanOmit: plan.options.nanOmit };
     const small = elements * bytesPerElement < this.#inlineBytes || elements === 0;
-    if (small || (!this.#copyPlain && !plan.inputs.every(isShared))) return fuseInline(plan, params);
+    if (small || (!this.#copyPlain && !plan.inputs.every(isShared))) return runPlan(plan);
     return this.#fusePooled(plan, params, chunks, signal);
   }
 
@@ -380,10 +383,7 @@ export class FusionPool {
       return copy;
     });
     const callerOut = plan.options.out;
-    const target =
-      callerOut !== undefined && isShared(callerOut)
-        ? callerOut
-        : allocate(plan.dtype, plan.shape, { shared: true });
+    const target = callerOut !== undefined && isShared(callerOut) ? callerOut : allocateResult(plan, true);
     const out = target.data as FloatArray;
     const filename = this.#filename;
     return new Promise<Tensor>((resolve, reject) => {
@@ -428,17 +428,4 @@ export class FusionPool {
       );
     });
   }
-}
-
-/** Runs a validated job on the calling thread, exactly as `meanFusion` does. */
-function fuseInline(plan: FusionPlan, params: MeanKernelParams): Tensor {
-  const out = plan.options.out ?? allocate(plan.dtype, plan.shape);
-  meanRange(
-    plan.inputs.map((t) => t.data),
-    out.data as FloatArray,
-    0,
-    out.data.length,
-    params,
-  );
-  return out;
 }
