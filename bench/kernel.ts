@@ -2,7 +2,9 @@
  * Kernel benchmark: single-thread `meanFusion` on 2048×2048 float64 and float32 for k = 2, 8, 32.
  *
  * Prints, measured side by side in this one run (medians of several runs):
- * - our throughput in GB/s, counting bytes read (k inputs) plus bytes written (one output);
+ * - our throughput in GB/s, counting bytes read (k inputs) plus bytes written (one output), for ordinary
+ *   typed arrays (`ours`: each block is staged into the kernel's memory) and for the same data in kernel-heap
+ *   tensors (`heap`: `allocate(…, { heap: true })` inputs and output, read and written in place);
  * - the ratio to an in-process bandwidth roof: `TypedArray.prototype.set` copying the same inputs (its GB/s
  *   counts the bytes it reads plus writes);
  * - the ratio to numpy's best idiom on the same data (`out[...] = a0; np.add(out, a, out=out)` for each further
@@ -11,7 +13,7 @@
  * Usage: `npm run bench:kernel [-- --size 2048 --runs 7]`
  */
 import { parseArgs } from 'node:util';
-import { meanFusion, type Tensor, tensor } from '../src/index.js';
+import { allocate, meanFusion, type Tensor, tensor } from '../src/index.js';
 import { hasNumpy, numpyInPlace, printTable, sinkValue, timeMedian } from './util.js';
 
 const { values: args } = parseArgs({
@@ -33,8 +35,15 @@ for (const dtype of ['float64', 'float32'] as const) {
       return tensor(a, [size, size]);
     });
     const out = tensor(new Ctor(N), [size, size]);
+    const heapInputs = inputs.map((x) => {
+      const h = allocate(dtype, [size, size], { heap: true });
+      h.data.set(x.data);
+      return h;
+    });
+    const heapOut = allocate(dtype, [size, size], { heap: true });
     const bytes = (k + 1) * N * Ctor.BYTES_PER_ELEMENT;
     const ours = timeMedian(() => meanFusion(inputs, { out }), runs);
+    const heap = timeMedian(() => meanFusion(heapInputs, { out: heapOut }), runs);
     const copyTarget = new Ctor(N);
     const roof = timeMedian(() => {
       for (const x of inputs) copyTarget.set(x.data);
@@ -42,8 +51,17 @@ for (const dtype of ['float64', 'float32'] as const) {
     }, runs);
     const roofBytes = 2 * k * N * Ctor.BYTES_PER_ELEMENT;
     const oursGBs = bytes / ours / 1e9;
+    const heapGBs = bytes / heap / 1e9;
     const roofGBs = roofBytes / roof / 1e9;
-    const row = [dtype, String(k), oursGBs.toFixed(2), roofGBs.toFixed(2), (oursGBs / roofGBs).toFixed(2)];
+    const row = [
+      dtype,
+      String(k),
+      oursGBs.toFixed(2),
+      heapGBs.toFixed(2),
+      roofGBs.toFixed(2),
+      (oursGBs / roofGBs).toFixed(2),
+      (heapGBs / roofGBs).toFixed(2),
+    ];
     if (withNumpy) {
       const r = numpyInPlace(
         inputs.map((x) => x.data as Float64Array | Float32Array),
@@ -51,7 +69,7 @@ for (const dtype of ['float64', 'float32'] as const) {
       );
       numpyVersion = r.version;
       const npGBs = bytes / r.seconds / 1e9;
-      row.push(npGBs.toFixed(2), (oursGBs / npGBs).toFixed(2));
+      row.push(npGBs.toFixed(2), (oursGBs / npGBs).toFixed(2), (heapGBs / npGBs).toFixed(2));
     }
     rows.push(row);
   }
@@ -66,9 +84,11 @@ printTable(
     'dtype',
     'k',
     'ours GB/s',
+    'heap GB/s',
     'set() roof GB/s',
     'ours/roof',
-    ...(withNumpy ? ['numpy in-place GB/s', 'ours/numpy'] : []),
+    'heap/roof',
+    ...(withNumpy ? ['numpy in-place GB/s', 'ours/numpy', 'heap/numpy'] : []),
   ],
   rows,
 );

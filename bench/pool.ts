@@ -4,6 +4,8 @@
  * - the single-thread kernel (`meanFusion` into a preallocated output),
  * - the pool with 1..N threads (shared inputs and a preallocated shared output: zero copy), as time and as
  *   speed-up over the single-thread kernel,
+ * each twice: with SharedArrayBuffer tensors (staged block by block into the kernel's memory) and with
+ * kernel-heap tensors (`allocate(…, { heap: true })`: read and written in place);
  * - the ratio to numpy's in-place idiom (`out[...] = a0; np.add(out, a, out=out)` for each further input,
  *   then one `np.divide`) on the same data, in a python3 child process (column skipped without numpy).
  *
@@ -35,10 +37,10 @@ const maxThreads = Number(args.threads);
 const sizes = args.sizes.split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const K = 8;
 
-/** k float64 tensors of `shape` with deterministic contents, shared or ordinary. */
-function makeInputs(k: number, shape: number[], shared: boolean): Tensor[] {
+/** k float64 tensors of `shape` with deterministic contents, shared or ordinary, or in the kernel heap. */
+function makeInputs(k: number, shape: number[], shared: boolean, heap = false): Tensor[] {
   return Array.from({ length: k }, (_, j) => {
-    const t = allocate('float64', shape, { shared });
+    const t = allocate('float64', shape, { shared, heap });
     const d = t.data;
     for (let i = 0; i < d.length; i++) d[i] = Math.sin(i * 0.001 + j) * 100 + j;
     return t;
@@ -87,18 +89,19 @@ try {
       (withNumpy ? '' : ' (numpy absent: column skipped)'),
   );
   const rows: string[][] = [];
-  for (const [r, c] of sizes) {
+  for (const [[r, c], heap] of sizes.flatMap((s) => [false, true].map((h) => [s, h] as const))) {
     const shape = [r, c];
-    const inputs = makeInputs(K, shape, true);
-    const outPlain = allocate('float64', shape);
-    const outShared = allocate('float64', shape, { shared: true });
+    const inputs = makeInputs(K, shape, true, heap);
+    // Heap rows: inputs and outputs in the kernel heap (read and written in place by every thread).
+    const outPlain = allocate('float64', shape, { heap });
+    const outShared = allocate('float64', shape, { shared: true, heap });
     const configs: Array<() => unknown> = [() => meanFusion(inputs, { out: outPlain })];
     for (const t of threadCounts) {
       configs.push(() => (pools.get(t) as FusionPool).fuse(inputs, { out: outShared }));
     }
     const times = await interleaved(configs);
     const single = times[0];
-    const row = [`${r}×${c}`, fmt(single)];
+    const row = [`${r}×${c}`, heap ? 'heap' : 'shared', fmt(single)];
     for (const [i, t] of threadCounts.entries()) {
       row.push(`${fmt(times[i + 1])} (${(single / times[i + 1]).toFixed(2)}×)`);
     }
@@ -117,6 +120,7 @@ try {
   printTable(
     [
       'shape',
+      'tensors',
       'single-thread kernel',
       ...threadCounts.map((t) => `pool ${t} thread${t > 1 ? 's' : ''} (speed-up)`),
       ...(withNumpy ? ['numpy in-place', 'numpy/single', `numpy/pool ${maxThreads}`] : []),

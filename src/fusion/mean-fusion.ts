@@ -1,6 +1,6 @@
 /** The synchronous, validating public face of the kernel. */
 import { meanRange } from '../kernels/mean-range.js';
-import { allocate, isInHeap } from '../tensor/alloc.js';
+import { allocate } from '../tensor/alloc.js';
 import type { FloatArray } from '../tensor/dtype.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import type { MeanFusionOptions } from './options.js';
@@ -32,17 +32,12 @@ export function meanFusion(inputs: readonly TensorLike[], options?: MeanFusionOp
   return runPlan(planFusion(inputs, options));
 }
 
-/**
- * A new output tensor for a plan: in the kernel heap when every input is (so a chain of fusions on heap
- * tensors stays in place), else shared when `shared`, else ordinary.
- */
-export function allocateResult(plan: FusionPlan, shared = false): Tensor {
-  return allocate(plan.dtype, plan.shape, { shared, heap: plan.inputs.every(isInHeap) });
-}
-
 /** Runs a validated plan on the calling thread into `plan.options.out` or a new tensor, and returns it. */
 export function runPlan(plan: FusionPlan): Tensor {
-  const out = plan.options.out ?? allocateResult(plan);
+  // A new result is an ordinary tensor even for heap inputs: heap memory is invisible to the garbage
+  // collector's heuristics, so results allocated there in a loop could fill the heap before a collection
+  // frees them. Pass a heap `out` for the in-place path.
+  const out = plan.options.out ?? allocate(plan.dtype, plan.shape);
   meanRange(
     plan.inputs.map((t) => t.data),
     out.data as FloatArray,
