@@ -383,7 +383,10 @@ export class FusionPool {
       return copy;
     });
     const callerOut = plan.options.out;
-    const target = callerOut !== undefined && isShared(callerOut) ? callerOut : allocateResult(plan, true);
+    const target =
+      callerOut !== undefined && isShared(callerOut)
+        ? callerOut
+        : allocate(plan.dtype, plan.shape, { shared: true });
     const out = target.data as FloatArray;
     const filename = this.#filename;
     return new Promise<Tensor>((resolve, reject) => {
