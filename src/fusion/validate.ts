@@ -1,5 +1,6 @@
 /** Validation of a fusion's inputs and output, shared by every entry point (sync, pool, operators). */
 import { EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
+import { heapAddress } from '../kernels/heap/memory.js';
 import type { FloatDType } from '../tensor/dtype.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { type Tensor, toTensor } from '../tensor/tensor.js';
@@ -68,7 +69,7 @@ export function planFusion(inputs: unknown, options: unknown): FusionPlan {
         `\`out\` has shape ${formatShape(out.shape)} but the inputs have shape ${formatShape(shape)}`,
       );
     }
-    if (tensors.some((t) => t.data.buffer === out.data.buffer && overlaps(t, out))) {
+    if (tensors.some((t) => overlaps(t, out))) {
       throw new OptionError('`out` must not share memory with an input');
     }
     dtype = out.dtype;
@@ -78,8 +79,17 @@ export function planFusion(inputs: unknown, options: unknown): FusionPlan {
   return { inputs: tensors, shape, dtype, options: resolved };
 }
 
+/**
+ * True when two tensors share memory: the same buffer object, or both in the kernel heap (whose buffer
+ * object changes each time it grows, while byte offsets stay heap addresses).
+ */
 function overlaps(a: Tensor, b: Tensor): boolean {
-  const a0 = a.data.byteOffset;
-  const b0 = b.data.byteOffset;
+  let a0 = a.data.byteOffset;
+  let b0 = b.data.byteOffset;
+  if (a.data.buffer !== b.data.buffer) {
+    a0 = heapAddress(a.data);
+    b0 = heapAddress(b.data);
+    if (a0 < 0 || b0 < 0) return false;
+  }
   return a0 < b0 + b.data.byteLength && b0 < a0 + a.data.byteLength;
 }

@@ -14,6 +14,7 @@
  * and the last (fewer than 4) elements of a range by the scalar kernel. Every lane does the scalar kernel's
  * IEEE operations, so the bits are the same.
  */
+import { threadId } from 'node:worker_threads';
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
 import { roundQuotientToFloat32 } from './exact.js';
 import { heapAddress, SCRATCH_BASE, threadHeap } from './heap/memory.js';
@@ -85,7 +86,7 @@ export function meanRangeSimd(
   params: MeanKernelParams,
 ): boolean {
   const v = heapViews();
-  const region = claimScratch(v.header);
+  const region = claimScratch(v.header, threadId);
   if (region < 0) return false;
   try {
     run(kernel(), v, scratchAt(region), inputs, out, start, end, params);

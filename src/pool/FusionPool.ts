@@ -12,6 +12,7 @@ import { runPlan } from '../fusion/mean-fusion.js';
 import type { MeanFusionOptions } from '../fusion/options.js';
 import { type FusionPlan, planFusion } from '../fusion/validate.js';
 import { HEAP_WORKER_DATA_KEY, threadHeap } from '../kernels/heap/memory.js';
+import { releaseClaimsOf } from '../kernels/heap/scratch.js';
 import type { MeanKernelParams } from '../kernels/params.js';
 import { allocate, isShared, toShared } from '../tensor/alloc.js';
 import { type FloatArray, itemSize, type TypedArray } from '../tensor/dtype.js';
@@ -34,6 +35,13 @@ import { workerPath } from './worker-path.js';
  * A k = 3, 64×64 job (~130 KB) thus costs `meanFusion` plus validation only.
  */
 export const DEFAULT_INLINE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Time after Piscina terminates a thread before its scratch claims are released. `Worker.terminate()`
+ * stops a thread at its next interrupt check (a loop back-edge, in the kernel microseconds away); the
+ * margin is generous because a region released while still in use would corrupt another call's result.
+ */
+const TERMINATION_GRACE_MS = 500;
 
 /**
  * Tasks per thread (Piscina's `concurrentTasksPerWorker`). One: a second task queued on a thread would die
@@ -203,7 +211,16 @@ export class FusionPool {
       workerData: { [HEAP_WORKER_DATA_KEY]: threadHeap().memory },
       // Every failure reaches the task it belongs to; an error with no task attached (a thread dying while
       // idle) has no job to fail, and an 'error' event without a listener would crash the process.
-    }).on('error', () => {});
+    })
+      .on('error', () => {})
+      // A thread terminated inside a kernel call (an aborted task, close()) never released its scratch
+      // region of the shared heap. Piscina reports the destruction when it calls terminate(), before the
+      // thread has stopped, so the claims are given back after a grace period.
+      .on('workerDestroy', (worker: { id: number }) => {
+        // Read the id now: Node reports -1 once the thread has stopped.
+        const id = worker.id;
+        setTimeout(() => releaseClaimsOf(threadHeap().header, id), TERMINATION_GRACE_MS).unref();
+      });
   }
 
   /** Number of worker threads (the maximum: one starts with the pool, the others on demand). */

@@ -1,8 +1,10 @@
 /**
  * Per-call scratch regions of the kernel heap. A SIMD kernel call claims one region for its accumulator,
  * compensation terms, float32 output block, staging slots and address table, and releases it when it
- * returns. Claims are atomic flags in the heap's header, so any thread attached to the heap (the main
- * thread and every pool worker) can claim a region without a lock.
+ * returns. Claims are atomic words in the heap's header holding the claiming thread's id + 1, so any
+ * thread attached to the heap (the main thread and every pool worker) can claim a region without a lock,
+ * and the claims of a thread terminated inside a kernel call (an aborted pool task) can be given back by
+ * the thread that manages it ({@link releaseClaimsOf}).
  */
 
 /** Elements per kernel block. */
@@ -40,12 +42,13 @@ export const CLAIMS_OFFSET = 64;
 
 /**
  * Claims a free scratch region of the heap whose header is viewed by `header` (an Int32Array over the heap,
- * starting at byte 0). Returns its index, or -1 when every region is in use.
+ * starting at byte 0) for the thread `threadId` (`worker_threads.threadId`: 0 on the main thread, never
+ * reused in a process). Returns its index, or -1 when every region is in use.
  */
-export function claimScratch(header: Int32Array): number {
+export function claimScratch(header: Int32Array, threadId: number): number {
   const first = CLAIMS_OFFSET / 4;
   for (let r = 0; r < SCRATCH_REGIONS; r++) {
-    if (Atomics.compareExchange(header, first + r, 0, 1) === 0) return r;
+    if (Atomics.compareExchange(header, first + r, 0, threadId + 1) === 0) return r;
   }
   return -1;
 }
@@ -53,4 +56,17 @@ export function claimScratch(header: Int32Array): number {
 /** Releases a region claimed with {@link claimScratch}. */
 export function releaseScratch(header: Int32Array, region: number): void {
   Atomics.store(header, CLAIMS_OFFSET / 4 + region, 0);
+}
+
+/**
+ * Releases every region still claimed by thread `threadId`. Only for a thread that has stopped: a live
+ * thread's region would be handed to another thread while in use. Returns the number released.
+ */
+export function releaseClaimsOf(header: Int32Array, threadId: number): number {
+  const first = CLAIMS_OFFSET / 4;
+  let released = 0;
+  for (let r = 0; r < SCRATCH_REGIONS; r++) {
+    if (Atomics.compareExchange(header, first + r, threadId + 1, 0) === threadId + 1) released++;
+  }
+  return released;
 }
