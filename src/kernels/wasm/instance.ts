@@ -7,18 +7,18 @@ import { KERNEL_WASM_BASE64 } from './kernel-bytes.generated.js';
 
 /**
  * Exports of `kernel.wat`; addresses are byte offsets into the heap, counts are elements (multiples of 4),
- * `tab` is the address of a table of i32 input addresses, `init` (0 or 1) starts a block's sum afresh.
+ * `tab` is the address of a table of i32 input addresses, `init` (0 or 1) starts a block's sum afresh,
+ * `d` (non-zero on a block's last group) divides the sums and returns 1 when a quotient is not finite.
  */
 export interface KernelExports {
-  addm_f64(acc: number, tab: number, m: number, n: number, init: number): void;
-  addm_f32(acc: number, tab: number, m: number, n: number, init: number): void;
-  add8_f64(acc: number, tab: number, n: number, init: number): void;
-  add8_f32(acc: number, tab: number, n: number, init: number): void;
+  addm_f64(acc: number, tab: number, m: number, n: number, init: number, d: number): number;
+  addm_f32(acc: number, tab: number, m: number, n: number, init: number, d: number): number;
+  add8_f64(acc: number, tab: number, n: number, init: number, d: number): number;
+  add8_f32(acc: number, tab: number, n: number, init: number, d: number): number;
   addm2_f64(acc: number, cmp: number, tab: number, m: number, n: number, init: number): void;
   addm2_f32(acc: number, cmp: number, tab: number, m: number, n: number, init: number): void;
   add8c_f64(acc: number, cmp: number, tab: number, n: number, init: number): void;
   add8c_f32(acc: number, cmp: number, tab: number, n: number, init: number): void;
-  div_f64(acc: number, n: number, d: number): number;
   fin_f32(acc: number, cmp: number, out: number, n: number, d: number): number;
 }
 

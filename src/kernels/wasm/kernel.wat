@@ -15,9 +15,13 @@
   (import "env" "memory" (memory 1 65536 shared))
 
   ;; acc[i] = (((init ? -0 : acc[i]) + x_0[i]) + x_1[i]) + ... + x_{m-1}[i] for m float64 inputs whose
-  ;; addresses are the i32s at tab. Four elements per iteration.
-  (func (export "addm_f64") (param $acc i32) (param $tab i32) (param $m i32) (param $n i32) (param $init i32)
+  ;; addresses are the i32s at tab, four elements per iteration. When d is not 0 this is the last group:
+  ;; acc[i] is then the sum divided by d, and the result is 1 when any quotient is not finite (the host
+  ;; recomputes those elements on the overflow-safe path), else 0.
+  (func (export "addm_f64") (param $acc i32) (param $tab i32) (param $m i32) (param $n i32) (param $init i32) (param $d f64) (result i32)
     (local $end i32) (local $i i32) (local $a v128) (local $b v128) (local $q i32) (local $x i32)
+    (local $dv v128) (local $bad v128)
+    (local.set $dv (f64x2.splat (local.get $d)))
     (local.set $end (i32.add (local.get $acc) (i32.shl (local.get $n) (i32.const 3))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $acc) (local.get $end)))
@@ -31,16 +35,27 @@
         (local.set $b (f64x2.add (local.get $b) (v128.load offset=16 (i32.add (local.get $x) (local.get $i)))))
         (local.set $q (i32.add (local.get $q) (i32.const 4)))
         (br $input)))
+      (if (f64.ne (local.get $d) (f64.const 0)) (then
+        (local.set $a (f64x2.div (local.get $a) (local.get $dv)))
+        (local.set $b (f64x2.div (local.get $b) (local.get $dv)))
+        ;; q - q is NaN exactly when q is infinite or NaN.
+        (local.set $bad (v128.or (local.get $bad) (f64x2.ne (f64x2.sub (local.get $a) (local.get $a)) (f64x2.sub (local.get $a) (local.get $a)))))
+        (local.set $bad (v128.or (local.get $bad) (f64x2.ne (f64x2.sub (local.get $b) (local.get $b)) (f64x2.sub (local.get $b) (local.get $b)))))))
       (v128.store (local.get $acc) (local.get $a))
       (v128.store offset=16 (local.get $acc) (local.get $b))
       (local.set $acc (i32.add (local.get $acc) (i32.const 32)))
       (local.set $i (i32.add (local.get $i) (i32.const 32)))
-      (br $next))))
+      (br $next)))
+    (v128.any_true (local.get $bad)))
 
   ;; acc[i] = (((init ? -0 : acc[i]) + x_0[i]) + x_1[i]) + ... + x_{m-1}[i] for m float32 inputs whose
-  ;; addresses are the i32s at tab. Four elements per iteration.
-  (func (export "addm_f32") (param $acc i32) (param $tab i32) (param $m i32) (param $n i32) (param $init i32)
+  ;; addresses are the i32s at tab, four elements per iteration. When d is not 0 this is the last group:
+  ;; acc[i] is then the sum divided by d, and the result is 1 when any quotient is not finite (the host
+  ;; recomputes those elements on the overflow-safe path), else 0.
+  (func (export "addm_f32") (param $acc i32) (param $tab i32) (param $m i32) (param $n i32) (param $init i32) (param $d f64) (result i32)
     (local $end i32) (local $i i32) (local $a v128) (local $b v128) (local $q i32) (local $x i32)
+    (local $dv v128) (local $bad v128)
+    (local.set $dv (f64x2.splat (local.get $d)))
     (local.set $end (i32.add (local.get $acc) (i32.shl (local.get $n) (i32.const 3))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $acc) (local.get $end)))
@@ -54,15 +69,24 @@
         (local.set $b (f64x2.add (local.get $b) (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (i32.add (local.get $x) (local.get $i))))))
         (local.set $q (i32.add (local.get $q) (i32.const 4)))
         (br $input)))
+      (if (f64.ne (local.get $d) (f64.const 0)) (then
+        (local.set $a (f64x2.div (local.get $a) (local.get $dv)))
+        (local.set $b (f64x2.div (local.get $b) (local.get $dv)))
+        ;; q - q is NaN exactly when q is infinite or NaN.
+        (local.set $bad (v128.or (local.get $bad) (f64x2.ne (f64x2.sub (local.get $a) (local.get $a)) (f64x2.sub (local.get $a) (local.get $a)))))
+        (local.set $bad (v128.or (local.get $bad) (f64x2.ne (f64x2.sub (local.get $b) (local.get $b)) (f64x2.sub (local.get $b) (local.get $b)))))))
       (v128.store (local.get $acc) (local.get $a))
       (v128.store offset=16 (local.get $acc) (local.get $b))
       (local.set $acc (i32.add (local.get $acc) (i32.const 32)))
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
-      (br $next))))
+      (br $next)))
+    (v128.any_true (local.get $bad)))
 
   ;; As addm_f64 for exactly 8 inputs, unrolled.
-  (func (export "add8_f64") (param $acc i32) (param $tab i32) (param $n i32) (param $init i32)
+  (func (export "add8_f64") (param $acc i32) (param $tab i32) (param $n i32) (param $init i32) (param $d f64) (result i32)
     (local $end i32) (local $i i32) (local $a v128) (local $b v128) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32) (local $p5 i32) (local $p6 i32) (local $p7 i32)
+    (local $dv v128) (local $bad v128)
+    (local.set $dv (f64x2.splat (local.get $d)))
     (local.set $p0 (i32.load offset=0 (local.get $tab)))
     (local.set $p1 (i32.load offset=4 (local.get $tab)))
     (local.set $p2 (i32.load offset=8 (local.get $tab)))
@@ -92,15 +116,24 @@
       (local.set $b (f64x2.add (local.get $b) (v128.load offset=16 (i32.add (local.get $p6) (local.get $i)))))
       (local.set $a (f64x2.add (local.get $a) (v128.load (i32.add (local.get $p7) (local.get $i)))))
       (local.set $b (f64x2.add (local.get $b) (v128.load offset=16 (i32.add (local.get $p7) (local.get $i)))))
+      (if (f64.ne (local.get $d) (f64.const 0)) (then
+        (local.set $a (f64x2.div (local.get $a) (local.get $dv)))
+        (local.set $b (f64x2.div (local.get $b) (local.get $dv)))
+        ;; q - q is NaN exactly when q is infinite or NaN.
+        (local.set $bad (v128.or (local.get $bad) (f64x2.ne (f64x2.sub (local.get $a) (local.get $a)) (f64x2.sub (local.get $a) (local.get $a)))))
+        (local.set $bad (v128.or (local.get $bad) (f64x2.ne (f64x2.sub (local.get $b) (local.get $b)) (f64x2.sub (local.get $b) (local.get $b)))))))
       (v128.store (local.get $acc) (local.get $a))
       (v128.store offset=16 (local.get $acc) (local.get $b))
       (local.set $acc (i32.add (local.get $acc) (i32.const 32)))
       (local.set $i (i32.add (local.get $i) (i32.const 32)))
-      (br $next))))
+      (br $next)))
+    (v128.any_true (local.get $bad)))
 
   ;; As addm_f32 for exactly 8 inputs, unrolled.
-  (func (export "add8_f32") (param $acc i32) (param $tab i32) (param $n i32) (param $init i32)
+  (func (export "add8_f32") (param $acc i32) (param $tab i32) (param $n i32) (param $init i32) (param $d f64) (result i32)
     (local $end i32) (local $i i32) (local $a v128) (local $b v128) (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $p4 i32) (local $p5 i32) (local $p6 i32) (local $p7 i32)
+    (local $dv v128) (local $bad v128)
+    (local.set $dv (f64x2.splat (local.get $d)))
     (local.set $p0 (i32.load offset=0 (local.get $tab)))
     (local.set $p1 (i32.load offset=4 (local.get $tab)))
     (local.set $p2 (i32.load offset=8 (local.get $tab)))
@@ -130,11 +163,18 @@
       (local.set $b (f64x2.add (local.get $b) (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (i32.add (local.get $p6) (local.get $i))))))
       (local.set $a (f64x2.add (local.get $a) (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $p7) (local.get $i))))))
       (local.set $b (f64x2.add (local.get $b) (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (i32.add (local.get $p7) (local.get $i))))))
+      (if (f64.ne (local.get $d) (f64.const 0)) (then
+        (local.set $a (f64x2.div (local.get $a) (local.get $dv)))
+        (local.set $b (f64x2.div (local.get $b) (local.get $dv)))
+        ;; q - q is NaN exactly when q is infinite or NaN.
+        (local.set $bad (v128.or (local.get $bad) (f64x2.ne (f64x2.sub (local.get $a) (local.get $a)) (f64x2.sub (local.get $a) (local.get $a)))))
+        (local.set $bad (v128.or (local.get $bad) (f64x2.ne (f64x2.sub (local.get $b) (local.get $b)) (f64x2.sub (local.get $b) (local.get $b)))))))
       (v128.store (local.get $acc) (local.get $a))
       (v128.store offset=16 (local.get $acc) (local.get $b))
       (local.set $acc (i32.add (local.get $acc) (i32.const 32)))
       (local.set $i (i32.add (local.get $i) (i32.const 16)))
-      (br $next))))
+      (br $next)))
+    (v128.any_true (local.get $bad)))
 
   ;; Compensated accumulation (Knuth's TwoSum per input) of m float64 inputs at the addresses at tab:
   ;; t = s + v, z = t - s, c += (s - (t - z)) + (v - z), s = t; init starts from s = -0, c = 0.
@@ -319,23 +359,6 @@
       (local.set $cmp (i32.add (local.get $cmp) (i32.const 16)))
       (local.set $i (i32.add (local.get $i) (i32.const 8)))
       (br $next))))
-
-  ;; acc[i] /= d in place. Returns 1 when any result is not finite (so the host re-runs those elements
-  ;; through the overflow-safe path), else 0.
-  (func (export "div_f64") (param $acc i32) (param $n i32) (param $d f64) (result i32)
-    (local $end i32) (local $dv v128) (local $q v128) (local $r v128) (local $bad v128)
-    (local.set $dv (f64x2.splat (local.get $d)))
-    (local.set $end (i32.add (local.get $acc) (i32.shl (local.get $n) (i32.const 3))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $acc) (local.get $end)))
-      (local.set $q (f64x2.div (v128.load (local.get $acc)) (local.get $dv)))
-      (v128.store (local.get $acc) (local.get $q))
-      ;; q - q is NaN exactly when q is infinite or NaN.
-      (local.set $r (f64x2.sub (local.get $q) (local.get $q)))
-      (local.set $bad (v128.or (local.get $bad) (f64x2.ne (local.get $r) (local.get $r))))
-      (local.set $acc (i32.add (local.get $acc) (i32.const 16)))
-      (br $next)))
-    (v128.any_true (local.get $bad)))
 
   ;; Float32 finish of a compensated sum: out[i] = f32((c == 0 ? s : s + c) / d), rounded to nearest.
   ;; Returns 1 when some lane needs the exact scalar finisher: s or the quotient not finite, a quotient in
