@@ -243,6 +243,7 @@ ${notes.render()}
 
 const COLORS: Readonly<Record<ToolId, string>> = {
   ours: '#1f3b73',
+  heap: '#7a3fb0',
   pool: '#3f7fd9',
   'js-loop': '#8c8c8c',
   'tf-cpu': '#e8832a',

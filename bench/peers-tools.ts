@@ -7,11 +7,28 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { DEFAULT_INLINE_BYTES, FusionPool, meanFusion, type Tensor, tensor } from '../src/index.js';
+import {
+  allocate,
+  DEFAULT_INLINE_BYTES,
+  disposeTensor,
+  FusionPool,
+  meanFusion,
+  type Tensor,
+  tensor,
+} from '../src/index.js';
 import type { FloatData } from './peers-exact.js';
 
 /** Every contender, JavaScript and numpy, in table order. */
-export const TOOL_IDS = ['ours', 'pool', 'js-loop', 'tf-cpu', 'tf-wasm', 'np-stack', 'np-add'] as const;
+export const TOOL_IDS = [
+  'ours',
+  'heap',
+  'pool',
+  'js-loop',
+  'tf-cpu',
+  'tf-wasm',
+  'np-stack',
+  'np-add',
+] as const;
 
 /** A contender's id. */
 export type ToolId = (typeof TOOL_IDS)[number];
@@ -19,6 +36,10 @@ export type ToolId = (typeof TOOL_IDS)[number];
 /** Short label and the exact code each contender runs, for the results page and the chart. */
 export const TOOL_INFO: Readonly<Record<ToolId, { label: string; code: string }>> = {
   ours: { label: 'ours, 1 thread', code: '`meanFusion(tensors)`' },
+  heap: {
+    label: 'ours, heap tensors',
+    code: "`meanFusion(tensors)` on 1 thread with the inputs in kernel-heap tensors (`allocate(…, { heap: true })`, filled before timing, as numpy's arrays are), into a new ordinary array",
+  },
   pool: {
     label: 'ours, pool',
     code: `\`await new FusionPool({ threads }).fuse(tensors)\`, threads = all cores, other options at their defaults (jobs under ${DEFAULT_INLINE_BYTES / 2 ** 20} MiB run inline on the calling thread)`,
@@ -64,6 +85,39 @@ export const oursTool: JsTool = {
   unsupported: () => null,
   run: (inputs, shape) => meanFusion(tensors(inputs, shape)).data as FloatData,
 };
+
+/** Jobs whose inputs exceed this stay out of the kernel heap (wasm32 caps it at 4 GiB, headers included). */
+const HEAP_JOB_LIMIT = 3 * 2 ** 30;
+
+/**
+ * Our kernel on inputs that live in the kernel heap. The heap copies of the current job's inputs are made
+ * on its first (warm-up) run and disposed when the next job arrives.
+ */
+function makeHeapTool(): JsTool {
+  let cached: { inputs: readonly FloatData[]; tensors: Tensor[] } | undefined;
+  return {
+    id: 'heap',
+    unsupported: (dtype, k, n) =>
+      k * n * (dtype === 'float32' ? 4 : 8) > HEAP_JOB_LIMIT
+        ? { status: 'skipped', reason: 'inputs beyond what the 4 GiB kernel heap holds' }
+        : null,
+    run(inputs, shape) {
+      if (cached?.inputs !== inputs) {
+        for (const t of cached?.tensors ?? []) disposeTensor(t);
+        const tensors = inputs.map((x) => {
+          const t = allocate(x instanceof Float32Array ? 'float32' : 'float64', shape, { heap: true });
+          t.data.set(x);
+          return t;
+        });
+        cached = { inputs, tensors };
+      }
+      return meanFusion(cached.tensors).data as FloatData;
+    },
+  };
+}
+
+/** Our kernel on kernel-heap tensors (see {@link makeHeapTool}). */
+export const heapTool: JsTool = makeHeapTool();
 
 /** The plain loop a user would write without a library (float64 accumulator, one division). */
 export const jsLoopTool: JsTool = {

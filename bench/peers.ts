@@ -26,6 +26,7 @@ import {
   type TimingConfig,
 } from './peers-report.js';
 import {
+  heapTool,
   type JobDType,
   type JsTool,
   jsLoopTool,
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
       numpyVersion = `Python ${started.info.python}, numpy ${started.info.numpy}`;
     }
   }
-  const jsTools: JsTool[] = [oursTool, pool.tool, jsLoopTool, tf.cpu, tf.wasm];
+  const jsTools: JsTool[] = [oursTool, heapTool, pool.tool, jsLoopTool, tf.cpu, tf.wasm];
   const lastGbps: Partial<Record<ToolId, number>> = {};
   const jobs: JobResult[] = [];
 
