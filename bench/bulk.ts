@@ -12,11 +12,10 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createNpyFile } from '../src/io/npy/write.js';
 import { fuseFilesAsync } from '../src/jobs/fuseFiles.js';
 import { DTYPE_CTORS, type FloatDType } from '../src/tensor/dtype.js';
-import { hasNumpy, median, printTable, runPython } from './util.js';
+import { benchArgs, hasNumpy, median, printTable, runPython } from './util.js';
 
 const COLS = 4096;
 /** Per-task chunk budget, as fuseFiles' default (MAX_CHUNK_BYTES). */
@@ -99,8 +98,8 @@ async function generate(path: string, dtype: FloatDType, rows: number): Promise<
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
+  const values = benchArgs(
+    {
       child: { type: 'string' },
       'size-mb': { type: 'string', default: '256' },
       k: { type: 'string', default: '8' },
@@ -108,7 +107,8 @@ async function main(): Promise<void> {
       threads: { type: 'string', default: String(availableParallelism()) },
       dir: { type: 'string' },
     },
-  });
+    'Usage: npm run bench:bulk -- [--size-mb 256] [--k 8] [--runs 3] [--threads N] [--dir DIR]',
+  );
   if (values.child !== undefined) return child(JSON.parse(values.child) as ChildConfig);
   const sizeMiB = Number(values['size-mb']);
   const k = Number(values.k);

@@ -12,13 +12,13 @@
  *
  * Usage: `npm run bench:kernel [-- --size 2048 --runs 7]`
  */
-import { parseArgs } from 'node:util';
 import { allocate, meanFusion, type Tensor, tensor } from '../src/index.js';
-import { hasNumpy, numpyInPlace, printTable, sinkValue, timeMedian } from './util.js';
+import { benchArgs, hasNumpy, numpyInPlace, printTable, sinkValue, timeMedian } from './util.js';
 
-const { values: args } = parseArgs({
-  options: { size: { type: 'string', default: '2048' }, runs: { type: 'string', default: '7' } },
-});
+const args = benchArgs(
+  { size: { type: 'string', default: '2048' }, runs: { type: 'string', default: '7' } },
+  'Usage: npm run bench:kernel -- [--size 2048] [--runs 7]',
+);
 const size = Number(args.size);
 const runs = Number(args.runs);
 const N = size * size;

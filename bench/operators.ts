@@ -11,12 +11,14 @@
  * Usage: `npm run bench:operators [-- --runs 7]`
  */
 import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
 import { from, type OperatorFunction } from 'rxjs';
 import { runningMean, type Tensor, tensor, windowMean } from '../src/index.js';
-import { consume, printTable, sinkValue, timeMedian } from './util.js';
+import { benchArgs, consume, printTable, sinkValue, timeMedian } from './util.js';
 
-const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '7' } } });
+const args = benchArgs(
+  { runs: { type: 'string', default: '7' } },
+  'Usage: npm run bench:operators -- [--runs 7]',
+);
 const runs = Number(args.runs);
 const WINDOW = 100;
 const PIXELS = 784;

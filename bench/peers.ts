@@ -13,7 +13,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { type DataKind, generate, readRaw, writeRaw } from './peers-data.js';
 import { type FloatData, maxUlpError, sampleIndices } from './peers-exact.js';
 import { NumpyServer } from './peers-numpy.js';
@@ -36,6 +35,7 @@ import {
   TOOL_INFO,
   type ToolId,
 } from './peers-tools.js';
+import { benchArgs } from './util.js';
 
 /** How the run is sized and timed. */
 interface Config extends TimingConfig {
@@ -112,9 +112,10 @@ function describeError(error: unknown): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, 'no-numpy': { type: 'boolean', default: false } },
-  });
+  const values = benchArgs(
+    { quick: { type: 'boolean', default: false }, 'no-numpy': { type: 'boolean', default: false } },
+    'Usage: npm run bench:peers -- [--quick] [--no-numpy]',
+  );
   const quick = values.quick === true;
   const cfg = quick ? QUICK : FULL;
   const started = performance.now();

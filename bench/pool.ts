@@ -18,20 +18,20 @@
  * Options: --runs N (default 7), --threads N (default os.availableParallelism()), --sizes 2048x2048,8192x2048.
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { meanFusion } from '../src/fusion/mean-fusion.js';
 import { FusionPool } from '../src/pool/FusionPool.js';
 import { allocate } from '../src/tensor/alloc.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { consume, hasNumpy, median, numpyInPlace, printTable, sinkValue } from './util.js';
+import { benchArgs, consume, hasNumpy, median, numpyInPlace, printTable, sinkValue } from './util.js';
 
-const { values: args } = parseArgs({
-  options: {
+const args = benchArgs(
+  {
     runs: { type: 'string', default: '7' },
     threads: { type: 'string', default: String(availableParallelism()) },
     sizes: { type: 'string', default: '2048x2048,8192x2048' },
   },
-});
+  'Usage: npm run bench:pool -- [--runs 7] [--threads N] [--sizes 2048x2048,8192x2048]',
+);
 const runs = Number(args.runs);
 const maxThreads = Number(args.threads);
 const sizes = args.sizes.split(',').map((s) => s.split('x').map(Number) as [number, number]);

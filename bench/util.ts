@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 /** Median of a list of numbers. */
 export function median(values: readonly number[]): number {
@@ -113,4 +114,30 @@ export function numpyInPlace(
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Options of a benchmark script: name → string or boolean option, as `node:util` `parseArgs` takes them. */
+type BenchOptions = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Parses a benchmark script's command-line options. `--help` prints `usage` and exits 0; an unknown or
+ * malformed option prints the problem and `usage` and exits 2 (instead of a parseArgs stack trace).
+ */
+export function benchArgs<O extends BenchOptions>(
+  options: O,
+  usage: string,
+): ReturnType<typeof parseArgs<{ options: O }>>['values'] {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } } }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (values.help === true) {
+    console.log(usage);
+    process.exit(0);
+  }
+  delete values.help;
+  return values as ReturnType<typeof parseArgs<{ options: O }>>['values'];
 }
