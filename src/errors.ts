@@ -88,6 +88,7 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   if (typeof value === 'string') return `\`'${value}'\` (string)`;
+  if (typeof value === 'function') return `the function \`${value.name || '(anonymous)'}\``;
   if (typeof value === 'object' && value !== null)
     return `${value.constructor?.name ?? 'an object'} (object)`;
   return `\`${String(value)}\` (${typeof value})`;

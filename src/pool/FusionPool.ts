@@ -23,6 +23,7 @@ import { linkSignal } from './linked-signal.js';
 import { DEFAULT_CHUNK_BYTES, planChunks, type RowRange } from './plan.js';
 import type { FuseChunkResult, FuseChunkTask } from './protocol.js';
 import { runChunks$ } from './run-chunks.js';
+import { ThreadExits } from './thread-exits.js';
 import { workerPath } from './worker-path.js';
 
 /**
@@ -35,13 +36,6 @@ import { workerPath } from './worker-path.js';
  * A k = 3, 64×64 job (~130 KB) thus costs `meanFusion` plus validation only.
  */
 export const DEFAULT_INLINE_BYTES = 16 * 1024 * 1024;
-
-/**
- * Time after Piscina terminates a thread before its scratch claims are released. `Worker.terminate()`
- * stops a thread at its next interrupt check (a loop back-edge, in the kernel microseconds away); the
- * margin is generous because a region released while still in use would corrupt another call's result.
- */
-const TERMINATION_GRACE_MS = 500;
 
 /**
  * Tasks per thread (Piscina's `concurrentTasksPerWorker`). One: a second task queued on a thread would die
@@ -156,6 +150,12 @@ export class FusionPool {
   readonly #inlineBytes: number;
   readonly #filename: string;
   readonly #copyPlain: boolean;
+  readonly #exits: ThreadExits;
+  /**
+   * Tasks until they settle: Piscina drops a task once posted, and a kernel-heap tensor in it would be
+   * freed (its memory reused) if the caller dropped it while a thread still reads it.
+   */
+  readonly #held = new Set<{ readonly task: unknown }>();
   /** Cancel functions of the jobs and tasks in flight, called by close(). */
   readonly #active = new Set<(reason: unknown) => void>();
   #closing: Promise<void> | undefined;
@@ -211,16 +211,10 @@ export class FusionPool {
       workerData: { [HEAP_WORKER_DATA_KEY]: threadHeap().memory },
       // Every failure reaches the task it belongs to; an error with no task attached (a thread dying while
       // idle) has no job to fail, and an 'error' event without a listener would crash the process.
-    })
-      .on('error', () => {})
-      // A thread terminated inside a kernel call (an aborted task, close()) never released its scratch
-      // region of the shared heap. Piscina reports the destruction when it calls terminate(), before the
-      // thread has stopped, so the claims are given back after a grace period.
-      .on('workerDestroy', (worker: { id: number }) => {
-        // Read the id now: Node reports -1 once the thread has stopped.
-        const id = worker.id;
-        setTimeout(() => releaseClaimsOf(threadHeap().header, id), TERMINATION_GRACE_MS).unref();
-      });
+    }).on('error', () => {});
+    // A thread terminated inside a kernel call (an aborted task, close()) never released its scratch region
+    // of the shared heap: give its claims back once it has exited.
+    this.#exits = new ThreadExits(this.#piscina, (id) => releaseClaimsOf(threadHeap().header, id));
   }
 
   /** Number of worker threads (the maximum: one starts with the pool, the others on demand). */
@@ -363,6 +357,8 @@ export class FusionPool {
     this.#active.add(cancel);
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#pendingTasks++;
+    const held = { task };
+    this.#held.add(held);
     const running = this.#piscina.run(task, {
       filename: filename ?? this.#filename,
       name: name ?? 'default',
@@ -370,12 +366,18 @@ export class FusionPool {
     });
     controller.signal.addEventListener('abort', release, { once: true });
     return running
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
+        if (!controller.signal.aborted) throw error;
+        // Settle only once the terminated thread has stopped writing into the task's shared memory.
+        await this.#exits.stopped();
         // Piscina rejects an aborted task with an AbortError whose cause is the reason; p-map's convention
         // is the reason itself.
-        throw controller.signal.aborted ? controller.signal.reason : error;
+        throw controller.signal.reason;
       })
-      .finally(release) as Promise<T>;
+      .finally(() => {
+        release();
+        this.#held.delete(held);
+      }) as Promise<T>;
   }
 
   /** Sends the chunks of a validated job to the threads and resolves with the output once all are written. */
@@ -416,7 +418,8 @@ export class FusionPool {
         this.#active.delete(cancel);
         signal?.removeEventListener('abort', onAbort);
         if (failed) {
-          reject(error);
+          // The threads terminated for this job may still be writing into `out` for a moment.
+          void this.#exits.stopped().then(() => reject(error));
           return;
         }
         if (callerOut !== undefined && callerOut !== target) callerOut.data.set(out);

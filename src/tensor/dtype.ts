@@ -3,7 +3,7 @@
  *
  * `uint8clamped` data (a `Uint8ClampedArray`) is accepted and reported as `uint8`, as numpy has no clamped type.
  */
-import { DTypeError } from '../errors.js';
+import { DTypeError, describe } from '../errors.js';
 
 /** Element types a tensor may hold, named as in numpy. */
 export type DType = 'float64' | 'float32' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32';
@@ -90,7 +90,7 @@ export function dtypeOf(data: unknown, what = '`data`'): DType {
  */
 export function assertDType(value: unknown, what: string): DType {
   if (!isDType(value)) {
-    throw new DTypeError(`Expected ${what} to be one of ${DTYPES.join(', ')}, got ${JSON.stringify(value)}`);
+    throw new DTypeError(`Expected ${what} to be one of ${DTYPES.join(', ')}, got ${describe(value)}`);
   }
   return value;
 }

@@ -19,12 +19,18 @@ export const HEAP_WORKER_DATA_KEY = 'meanFusionKernelHeap';
 
 /** WebAssembly page size, bytes. */
 const PAGE = 65536;
-/** wasm32's largest memory: 65536 pages = 4 GiB. */
-const MAX_PAGES = 65536;
+/**
+ * Largest heap: 65535 pages, one short of wasm32's 4 GiB. At exactly 2^32 bytes the i32 end address a
+ * kernel loop computes for a block at the top wraps to 0, and Node 20 cannot send a 4 GiB
+ * SharedArrayBuffer to a worker ("Unable to deserialize cloned data").
+ */
+const MAX_PAGES = 65535;
 /** Bytes of the header page. */
 const HEADER_BYTES = PAGE;
 /** Words of the random heap id at the start of the header. */
 const ID_WORDS = 4;
+/** Header word that {@link heapAddress} increments to tell the live heap from a copy of its bytes. */
+const PROBE_WORD = ID_WORDS;
 /** First byte of the scratch regions. */
 export const SCRATCH_BASE = HEADER_BYTES;
 /** First byte available to tensors. */
@@ -86,8 +92,10 @@ export function threadHeap(): KernelHeap {
 
 /**
  * Byte address of `x`'s first element in this thread's heap, or -1 when `x` does not live in it.
- * A buffer is recognised by the heap's random id in its first bytes (a worker receives the heap's buffer as
- * a new object with every task), and the answer is cached per buffer object.
+ * A worker receives the heap's buffer as a new object with every task, so a buffer is recognised by its
+ * contents: the heap's random id in its first bytes, then a probe that tells the live heap from a copy of
+ * its bytes (a header word incremented through this thread's view must change in `x`'s buffer too). The
+ * answer is cached per buffer object.
  */
 export function heapAddress(x: ArrayBufferView): number {
   const buffer = x.buffer;
@@ -95,9 +103,13 @@ export function heapAddress(x: ArrayBufferView): number {
   if (otherBuffers.has(buffer) || !(buffer instanceof SharedArrayBuffer)) return -1;
   const h = threadHeap();
   let same = buffer.byteLength >= HEADER_BYTES;
-  if (same) {
-    const words = new Int32Array(buffer, 0, ID_WORDS);
-    for (let i = 0; i < ID_WORDS && same; i++) same = words[i] === h.header[i];
+  const words = same ? new Int32Array(buffer, 0, PROBE_WORD + 1) : undefined;
+  for (let i = 0; i < ID_WORDS && words !== undefined && same; i++) same = words[i] === h.header[i];
+  // Twice, so a copy made between an increment and its check cannot pass (other threads only increment).
+  for (let probe = 0; probe < 2 && words !== undefined && same; probe++) {
+    const mine = Atomics.add(h.header, PROBE_WORD, 1) + 1;
+    // At least our value (other threads may have incremented since), modulo 2^32.
+    same = ((Atomics.load(words, PROBE_WORD) - mine) | 0) >= 0;
   }
   if (same) heapBuffers.add(buffer);
   else otherBuffers.add(buffer);
