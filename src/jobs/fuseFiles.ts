@@ -309,7 +309,7 @@ function runChunks(
 ): Promise<number> {
   if (ranges.length === 0) return Promise.resolve(0);
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const filename = workerPath('fuse-files');
+  const filename = workerPath('fuse-files-entry.cjs');
   const out = { path: writer.tempPath, offset: writer.dataOffset, dtype: plan.dtype };
   const rows = rowCount(plan.shape);
   const width = Math.max(rowSize(plan.shape), 1);

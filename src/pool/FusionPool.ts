@@ -86,7 +86,7 @@ export interface FusionPoolOptions {
    * Absolute path of the compiled worker entry that runs fuse chunks: its default export receives a
    * {@link FuseChunkTask} and writes elements `[start, end)` of `out`. For tests (failure injection) and
    * custom kernels that honour the same protocol.
-   * @default workerPath('fuse') (dist/workers/fuse.js)
+   * @default workerPath('fuse-entry.cjs') (dist/workers/fuse-entry.cjs, which imports dist/workers/fuse.js)
    */
   filename?: string;
 }
@@ -193,7 +193,7 @@ export class FusionPool {
       );
     }
     this.#copyPlain = options.plainInputs === 'copy';
-    this.#filename = options.filename ?? workerPath('fuse');
+    this.#filename = options.filename ?? workerPath('fuse-entry.cjs');
     this.#piscina = new Piscina({
       filename: this.#filename,
       // One thread always lives (started here, unref'd while idle so it never holds the process open): when
@@ -301,7 +301,9 @@ export class FusionPool {
 
   /**
    * Runs one task on the pool's threads with any compiled worker entry (Piscina's per-run `filename` and
-   * `name`), e.g. an out-of-core job's own worker. The task object is structured-cloned: views on a
+   * `name`), e.g. an out-of-core job's own worker. Give an ES module entry a CommonJS wrapper that
+   * `import()`s it (as `workers/fuse-entry.cts` does): on Node 20, aborting a task whose thread is still
+   * loading an ES module through require(esm) can abort the whole process. The task object is structured-cloned: views on a
    * `SharedArrayBuffer` inside it are shared, ordinary typed arrays are copied.
    *
    * @typeParam T - What the worker function returns.

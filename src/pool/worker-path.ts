@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { OptionError } from '../errors.js';
 
 /**
- * Absolute path of the compiled worker entry `dist/workers/<name>.js`.
+ * Absolute path of the compiled worker entry `dist/workers/<name>.js` (or `dist/workers/<name>` when `name`
+ * ends in `.js`, `.cjs` or `.mjs`).
  *
  * Compiled, this module is `dist/src/pool/worker-path.js` and the worker is `../../workers/<name>.js` beside
  * it. Run from source (`src/pool/worker-path.ts` under vitest) it maps to `../../dist/workers/<name>.js`,
@@ -21,14 +22,12 @@ export function workerPath(name: string): string {
     );
   }
   const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(
-    fromSource ? `../../dist/workers/${name}.js` : `../../workers/${name}.js`,
-    import.meta.url,
-  );
+  const file = /\.[cm]?js$/.test(name) ? name : `${name}.js`;
+  const url = new URL(fromSource ? `../../dist/workers/${file}` : `../../workers/${file}`, import.meta.url);
   const path = fileURLToPath(url);
   if (!existsSync(path)) {
     throw new Error(
-      `Worker entry ${path} does not exist: run \`npm run build\` to compile workers/${name}.ts`,
+      `Worker entry ${path} does not exist: run \`npm run build\` to compile workers/${file.replace(/js$/, 'ts')}`,
     );
   }
   return path;
