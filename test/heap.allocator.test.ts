@@ -121,6 +121,25 @@ describe('RangeAllocator', () => {
     expect(a.free(x)).toBe(true);
   });
 
+  it('after a request no hole fitted, a hole grown by merging (or a new one) is found again', () => {
+    const a = new RangeAllocator(0);
+    const yes = () => true;
+    const U = HEAP_ALIGN;
+    const [p, q, r, s] = [U, U, U, U].map((b) => a.allocate(b, yes));
+    a.allocate(U, yes); // keeps the top above s
+    a.free(p);
+    a.free(r);
+    // Holes of one unit each: a two-unit request bumps the top (and learns that no hole fits).
+    const bumped = a.allocate(2 * U, yes);
+    expect(bumped).toBeGreaterThan(s);
+    // Freeing q merges p, q, r into a three-unit hole, which the next two-unit request must use.
+    a.free(q);
+    expect(a.allocate(2 * U, yes)).toBe(p);
+    // Freeing s makes a new two-unit hole (the rest of the merged hole plus s).
+    a.free(s);
+    expect(a.allocate(2 * U, yes)).toBe(p + 2 * U);
+  });
+
   it('refuses a double free and a free of an address it never handed out', () => {
     const a = new RangeAllocator(BASE);
     const x = a.allocate(128, always);

@@ -16,6 +16,11 @@ export class RangeAllocator {
   readonly #free: { at: number; bytes: number }[] = [];
   /** Live allocations: address → size in bytes. */
   readonly #live = new Map<number, number>();
+  /**
+   * At least the size of the largest free range (exact after a scan that found no fit), so a request larger
+   * than every hole skips the scan: without it, allocating past many small holes is quadratic.
+   */
+  #maxFree = 0;
 
   /** @param base - First address that may be handed out (a multiple of {@link HEAP_ALIGN}). */
   constructor(readonly base: number) {
@@ -40,9 +45,14 @@ export class RangeAllocator {
    */
   allocate(bytes: number, fits: (top: number) => boolean): number {
     const size = Math.max(HEAP_ALIGN, align(bytes));
-    for (let i = 0; i < this.#free.length; i++) {
+    let largest = 0;
+    for (let i = 0; size <= this.#maxFree && i < this.#free.length; i++) {
       const r = this.#free[i];
-      if (r.bytes < size) continue;
+      largest = Math.max(largest, r.bytes);
+      if (r.bytes < size) {
+        if (i === this.#free.length - 1) this.#maxFree = largest;
+        continue;
+      }
       const at = r.at;
       if (r.bytes === size) this.#free.splice(i, 1);
       else {
@@ -73,16 +83,19 @@ export class RangeAllocator {
     }
     const range = { at, bytes: size };
     this.#free.splice(lo, 0, range);
+    this.#maxFree = Math.max(this.#maxFree, size);
     // Merge with the following, then the preceding free range.
     const next = this.#free[lo + 1];
     if (next !== undefined && range.at + range.bytes === next.at) {
       range.bytes += next.bytes;
       this.#free.splice(lo + 1, 1);
+      this.#maxFree = Math.max(this.#maxFree, range.bytes);
     }
     const prev = this.#free[lo - 1];
     if (prev !== undefined && prev.at + prev.bytes === range.at) {
       prev.bytes += range.bytes;
       this.#free.splice(lo, 1);
+      this.#maxFree = Math.max(this.#maxFree, prev.bytes);
     }
     // A free range that ends at the top lowers the top instead.
     const last = this.#free[this.#free.length - 1];
