@@ -31,8 +31,6 @@ import type { MeanKernelParams } from './params.js';
 import { meanElementSafe, meanRangeScalar } from './scalar.js';
 import { type KernelExports, kernel } from './wasm/instance.js';
 
-export { BLOCK, GROUP } from './heap/scratch.js';
-
 /** Views over this thread's heap; the scratch regions lie in its initial size, so they never go stale. */
 interface HeapViews {
   readonly f64: Float64Array;
