@@ -3,6 +3,8 @@
  * does the bookkeeping; the kernel heap asks it for addresses and grows its memory to match.
  */
 
+import { FreeRanges } from './free-ranges.js';
+
 /** Bytes every allocation is aligned to (a cache line; also a multiple of every element size). */
 export const HEAP_ALIGN = 64;
 
@@ -12,15 +14,11 @@ const align = (n: number) => Math.ceil(n / HEAP_ALIGN) * HEAP_ALIGN;
 export class RangeAllocator {
   /** End of the highest range ever handed out and not given back (memory above it is unused). */
   #top: number;
-  /** Free ranges below `#top`, sorted by address, never adjacent (they are merged on free). */
-  readonly #free: { at: number; bytes: number }[] = [];
+  /** Free ranges below `#top`, never adjacent (they are merged on free). */
+  readonly #free = new FreeRanges();
   /** Live allocations: address → size in bytes. */
   readonly #live = new Map<number, number>();
-  /**
-   * At least the size of the largest free range (exact after a scan that found no fit), so a request larger
-   * than every hole skips the scan: without it, allocating past many small holes is quadratic.
-   */
-  #maxFree = 0;
+  #allocated = 0;
 
   /** @param base - First address that may be handed out (a multiple of {@link HEAP_ALIGN}). */
   constructor(readonly base: number) {
@@ -34,38 +32,29 @@ export class RangeAllocator {
 
   /** Bytes currently allocated (after alignment). */
   get allocatedBytes(): number {
-    let sum = 0;
-    for (const b of this.#live.values()) sum += b;
-    return sum;
+    return this.#allocated;
   }
 
   /**
-   * Reserves `bytes` (rounded up to {@link HEAP_ALIGN}, at least one unit) and returns its address, or -1
-   * when `fits(newTop)` refuses to provide memory up to the new top.
+   * Reserves `bytes` (rounded up to {@link HEAP_ALIGN}, at least one unit) and returns its address: the
+   * lowest free range that fits (first fit), else at the top, or -1 when `fits(newTop)` refuses to provide
+   * memory up to the new top. O(log n) expected in the number of free ranges.
    */
   allocate(bytes: number, fits: (top: number) => boolean): number {
     const size = Math.max(HEAP_ALIGN, align(bytes));
-    let largest = 0;
-    for (let i = 0; size <= this.#maxFree && i < this.#free.length; i++) {
-      const r = this.#free[i];
-      largest = Math.max(largest, r.bytes);
-      if (r.bytes < size) {
-        if (i === this.#free.length - 1) this.#maxFree = largest;
-        continue;
-      }
-      const at = r.at;
-      if (r.bytes === size) this.#free.splice(i, 1);
-      else {
-        r.at += size;
-        r.bytes -= size;
-      }
-      this.#live.set(at, size);
-      return at;
+    const hole = this.#free.firstFit(size);
+    let at: number;
+    if (hole !== undefined) {
+      at = hole.at;
+      this.#free.remove(at);
+      if (hole.bytes > size) this.#free.add(at + size, hole.bytes - size);
+    } else {
+      at = this.#top;
+      if (!fits(at + size)) return -1;
+      this.#top = at + size;
     }
-    const at = this.#top;
-    if (!fits(at + size)) return -1;
-    this.#top = at + size;
     this.#live.set(at, size);
+    this.#allocated += size;
     return at;
   }
 
@@ -74,35 +63,23 @@ export class RangeAllocator {
     const size = this.#live.get(at);
     if (size === undefined) return false;
     this.#live.delete(at);
-    let lo = 0;
-    let hi = this.#free.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.#free[mid].at < at) lo = mid + 1;
-      else hi = mid;
+    this.#allocated -= size;
+    let start = at;
+    let end = at + size;
+    // Merge with the free neighbours on either side.
+    const prev = this.#free.before(at);
+    if (prev !== undefined && prev.at + prev.bytes === start) {
+      this.#free.remove(prev.at);
+      start = prev.at;
     }
-    const range = { at, bytes: size };
-    this.#free.splice(lo, 0, range);
-    this.#maxFree = Math.max(this.#maxFree, size);
-    // Merge with the following, then the preceding free range.
-    const next = this.#free[lo + 1];
-    if (next !== undefined && range.at + range.bytes === next.at) {
-      range.bytes += next.bytes;
-      this.#free.splice(lo + 1, 1);
-      this.#maxFree = Math.max(this.#maxFree, range.bytes);
-    }
-    const prev = this.#free[lo - 1];
-    if (prev !== undefined && prev.at + prev.bytes === range.at) {
-      prev.bytes += range.bytes;
-      this.#free.splice(lo, 1);
-      this.#maxFree = Math.max(this.#maxFree, prev.bytes);
+    const next = this.#free.after(at);
+    if (next !== undefined && next.at === end) {
+      this.#free.remove(next.at);
+      end = next.at + next.bytes;
     }
     // A free range that ends at the top lowers the top instead.
-    const last = this.#free[this.#free.length - 1];
-    if (last !== undefined && last.at + last.bytes === this.#top) {
-      this.#top = last.at;
-      this.#free.pop();
-    }
+    if (end === this.#top) this.#top = start;
+    else this.#free.add(start, end - start);
     return true;
   }
 }
