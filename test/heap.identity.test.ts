@@ -10,6 +10,7 @@ import { FusionPool } from '../src/pool/FusionPool.js';
 import { allocate, disposeTensor, isInHeap } from '../src/tensor/alloc.js';
 import type { TypedArray } from '../src/tensor/dtype.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
+import { expectSameBits, plainCopy } from './reference/same-bits.js';
 
 const SHAPE = [64, 300];
 
@@ -19,19 +20,6 @@ function fill(x: TypedArray, seed: number): void {
   for (let i = 0; i < x.length; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     x[i] = s & 1 ? (s / 2 ** 32 - 0.5) * 2 ** ((s >>> 20) % 40) : ((s >>> 6) - 2 ** 25) * 2 ** -24;
-  }
-}
-
-/** An ordinary copy (the independent path). */
-const plain = (t: Tensor): Tensor => tensor(t.data.slice(), t.shape);
-
-function expectSameBits(got: Tensor, want: Tensor, what: string): void {
-  expect(got.shape).toEqual(want.shape);
-  expect(got.dtype).toBe(want.dtype);
-  for (let i = 0; i < want.data.length; i++) {
-    if (!Object.is(got.data[i], want.data[i])) {
-      throw new Error(`${what}: element ${i}: got ${got.data[i]}, want ${want.data[i]}`);
-    }
   }
 }
 
@@ -99,13 +87,13 @@ describe('a SharedArrayBuffer copy of the heap bytes is not the heap', () => {
   });
 
   it("meanFusion of the copy gives the copy's values, not those of the heap at the same addresses", () => {
-    expectSameBits(meanFusion([tCopy, tCopy]), plain(tCopy), 'mean(copy, copy)');
-    expectSameBits(meanFusion([uCopy]), meanFusion([plain(uCopy)]), 'mean(float32 copy)');
+    expectSameBits(meanFusion([tCopy, tCopy]), plainCopy(tCopy), 'mean(copy, copy)');
+    expectSameBits(meanFusion([uCopy]), meanFusion([plainCopy(uCopy)]), 'mean(float32 copy)');
     for (const dtype of ['float64', 'float32'] as const) {
       const inputs = [tCopy, t, uCopy, u, b];
       expectSameBits(
         meanFusion(inputs, { dtype }),
-        meanFusion(inputs.map(plain), { dtype }),
+        meanFusion(inputs.map(plainCopy), { dtype }),
         `mixed → ${dtype}`,
       );
     }
@@ -117,15 +105,15 @@ describe('a SharedArrayBuffer copy of the heap bytes is not the heap', () => {
       [tCopy, t, uCopy, u, b],
     ]) {
       const r = await pool.fuse(inputs, { chunkRows: 8 });
-      expectSameBits(r, meanFusion(inputs.map(plain)), `pool, k = ${inputs.length}`);
+      expectSameBits(r, meanFusion(inputs.map(plainCopy)), `pool, k = ${inputs.length}`);
     }
   });
 
   it('an `out` in the heap and an input in the copy at the same address do not overlap (meanFusion and pool.fuse)', async () => {
-    const want = meanFusion([plain(tCopy), plain(b)]);
+    const want = meanFusion([plainCopy(tCopy), plainCopy(b)]);
     const outCopy = inCopy(copy, out);
     // In the heap: `t` itself, whose address the input `tCopy` has in the copy.
-    const saved = plain(t);
+    const saved = plainCopy(t);
     expect(meanFusion([tCopy, b], { out: t })).toBe(t);
     expectSameBits(t, want, 'heap out = t, input at the same address in the copy');
     t.data.set(saved.data);
@@ -133,7 +121,7 @@ describe('a SharedArrayBuffer copy of the heap bytes is not the heap', () => {
     expectSameBits(t, want, 'pool: heap out = t, input at the same address in the copy');
     t.data.set(saved.data);
     // The other way round: `out` in the copy, an input in the heap at the same address.
-    const want2 = meanFusion([plain(out), plain(b)]);
+    const want2 = meanFusion([plainCopy(out), plainCopy(b)]);
     expect(meanFusion([out, b], { out: outCopy })).toBe(outCopy);
     expectSameBits(outCopy, want2, 'out in the copy, heap input at the same address');
     outCopy.data.fill(0);

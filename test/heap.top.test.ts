@@ -13,8 +13,9 @@ import { heapAllocatedBytes, threadHeap } from '../src/kernels/heap/memory.js';
 import { HEAP_ALIGN } from '../src/kernels/heap/range-allocator.js';
 import { FusionPool } from '../src/pool/FusionPool.js';
 import { allocate, disposeTensor, isInHeap, isShared } from '../src/tensor/alloc.js';
-import type { DType, TypedArray } from '../src/tensor/dtype.js';
+import type { DType } from '../src/tensor/dtype.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
+import { expectSameBits, fillSprinkled, plainCopy } from './reference/same-bits.js';
 
 const PROBE = fileURLToPath(new URL('./fixtures/workers/heap-probe.js', import.meta.url));
 
@@ -24,45 +25,6 @@ type Float = 'float64' | 'float32';
 /** Shapes of the tensors at the top: both fill a slot of 512 000 bytes (a multiple of HEAP_ALIGN). */
 const TOP_SHAPE: Record<Float, number[]> = { float64: [64, 1000], float32: [128, 1000] };
 const SLOT_BYTES = 64 * 1000 * 8;
-
-/** Deterministic values with NaN, ±inf, −0 and huge magnitudes sprinkled in. */
-function fill(x: TypedArray, seed: number): void {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-  const specials = [
-    Number.NaN,
-    Number.POSITIVE_INFINITY,
-    Number.NEGATIVE_INFINITY,
-    -0,
-    1e308,
-    -1e308,
-    5e-324,
-  ];
-  for (let i = 0; i < x.length; i++) {
-    const r = rand();
-    if (r < 0.01) x[i] = specials[Math.floor(rand() * specials.length)];
-    else if (r < 0.5) x[i] = (rand() * 2 - 1) * 2 ** Math.floor(rand() * 60 - 30);
-    else x[i] = (Math.floor(rand() * 2 ** 26) - 2 ** 25) * 2 ** -24;
-  }
-}
-
-/** An ordinary copy (the independent path). */
-const plain = (t: Tensor): Tensor => tensor(t.data.slice(), t.shape);
-
-function expectSameBits(got: Tensor, want: Tensor, what: string): void {
-  expect(got.shape).toEqual(want.shape);
-  expect(got.dtype).toBe(want.dtype);
-  for (let i = 0; i < want.data.length; i++) {
-    if (!Object.is(got.data[i], want.data[i])) {
-      throw new Error(
-        `${what}: element ${i} of ${want.data.length}: got ${got.data[i]}, want ${want.data[i]}`,
-      );
-    }
-  }
-}
 
 /** Runs `f` on a heap tensor whose range ends exactly at the cap, then gives the slot back. */
 async function withTop<R>(dtype: Float, f: (top: Tensor) => R | Promise<R>): Promise<R> {
@@ -97,8 +59,8 @@ describe('the kernel heap at its cap (65535 pages, one under 4 GiB)', () => {
       const shape = TOP_SHAPE[dtype];
       const x = allocate('float64', shape, { heap: true });
       const y = allocate('float32', shape, { heap: true });
-      fill(x.data, 10 * j + 1);
-      fill(y.data, 10 * j + 2);
+      fillSprinkled(x.data, 10 * j + 1);
+      fillSprinkled(y.data, 10 * j + 2);
       const out64 = allocate('float64', shape, { heap: true });
       const out32 = allocate('float32', shape, { heap: true });
       bottom[dtype] = { x, y, out64, out32 };
@@ -132,8 +94,12 @@ describe('the kernel heap at its cap (65535 pages, one under 4 GiB)', () => {
         x.shape,
       );
       // k = 1, k = 3 (one group), k = 11 (a full group of 8, then 3), heap and ordinary inputs mixed.
-      for (const xs of [[x], [x, y, z], Array.from({ length: 11 }, (_, j) => [x, y, z, plain(y)][j % 4])]) {
-        const want = meanFusion(xs.map(plain), { dtype });
+      for (const xs of [
+        [x],
+        [x, y, z],
+        Array.from({ length: 11 }, (_, j) => [x, y, z, plainCopy(y)][j % 4]),
+      ]) {
+        const want = meanFusion(xs.map(plainCopy), { dtype });
         await withTop(dtype, (out) => {
           out.data.fill(0.1);
           expect(meanFusion(xs, { out })).toBe(out);
@@ -145,10 +111,10 @@ describe('the kernel heap at its cap (65535 pages, one under 4 GiB)', () => {
     it(`meanFusion reads a ${dtype} heap input ending at the top in place, with the bits of ordinary arrays`, async () => {
       const { y, out64, out32 } = bottom[dtype];
       await withTop(dtype, (top) => {
-        fill(top.data, 5);
+        fillSprinkled(top.data, 5);
         const xs = [top, y, top];
         for (const out of [out64, out32]) {
-          const want = meanFusion(xs.map(plain), { dtype: out.dtype as Float });
+          const want = meanFusion(xs.map(plainCopy), { dtype: out.dtype as Float });
           expectSameBits(
             meanFusion(xs, { dtype: out.dtype as Float }),
             want,
@@ -166,9 +132,13 @@ describe('the kernel heap at its cap (65535 pages, one under 4 GiB)', () => {
       await withTop(dtype, async (top) => {
         top.data.fill(Number.NaN);
         expect(await pool.fuse([x, y], { out: top, chunkRows: 8 })).toBe(top);
-        expectSameBits(top, meanFusion([plain(x), plain(y)], { dtype }), `pool, ${dtype} out at the top`);
+        expectSameBits(
+          top,
+          meanFusion([plainCopy(x), plainCopy(y)], { dtype }),
+          `pool, ${dtype} out at the top`,
+        );
         // The same tensor as an input of the next jobs.
-        const copies = [plain(top), plain(x)];
+        const copies = [plainCopy(top), plainCopy(x)];
         const r = await pool.fuse([top, x], { chunkRows: 8 });
         expect(isShared(r)).toBe(true);
         expectSameBits(r, meanFusion(copies), `pool, ${dtype} input at the top`);
@@ -182,7 +152,7 @@ describe('the kernel heap at its cap (65535 pages, one under 4 GiB)', () => {
 
   it('a FusionPool created after the growth (its workers get the heap at its cap) fuses heap tensors', async () => {
     const { x, y } = bottom.float64;
-    const want = meanFusion([plain(x), plain(y)]);
+    const want = meanFusion([plainCopy(x), plainCopy(y)]);
     const late = new FusionPool({ threads: 2, inlineBytes: 0 });
     try {
       await withTop('float64', async (out) => {
@@ -197,7 +167,7 @@ describe('the kernel heap at its cap (65535 pages, one under 4 GiB)', () => {
 
   it('runTask sends a view on the heap at its cap to a worker, which finds it in the heap', async () => {
     await withTop('float64', async (top) => {
-      fill(top.data, 7);
+      fillSprinkled(top.data, 7);
       const last = top.data.subarray(top.data.length - 1000);
       const shared = allocate('float64', [10], { shared: true });
       const report = await pool.runTask<{ received: boolean; receivedFirst: number; shared: boolean }>(

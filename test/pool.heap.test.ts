@@ -9,52 +9,16 @@ import { CLAIMS_OFFSET, SCRATCH_REGIONS } from '../src/kernels/heap/scratch.js';
 import { FusionPool } from '../src/pool/FusionPool.js';
 import { planChunks } from '../src/pool/plan.js';
 import { allocate, disposeTensor, isInHeap, isShared } from '../src/tensor/alloc.js';
-import type { DType, TypedArray } from '../src/tensor/dtype.js';
+import type { DType } from '../src/tensor/dtype.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
+import { expectSameBits, fillSprinkled, plainCopy } from './reference/same-bits.js';
 
 const PROBE = fileURLToPath(new URL('./fixtures/workers/heap-probe.js', import.meta.url));
 
-/** Deterministic values with NaN, ±inf, −0 and huge magnitudes sprinkled in. */
-function fill(x: TypedArray, seed: number): void {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-  const specials = [
-    Number.NaN,
-    Number.POSITIVE_INFINITY,
-    Number.NEGATIVE_INFINITY,
-    -0,
-    1e308,
-    -1e308,
-    5e-324,
-  ];
-  for (let i = 0; i < x.length; i++) {
-    const r = rand();
-    if (r < 0.01) x[i] = specials[Math.floor(rand() * specials.length)];
-    else if (r < 0.5) x[i] = (rand() * 2 - 1) * 2 ** Math.floor(rand() * 60 - 30);
-    else x[i] = (Math.floor(rand() * 2 ** 26) - 2 ** 25) * 2 ** -24;
-  }
-}
-
 function heapTensor(dtype: DType, shape: number[], seed: number): Tensor {
   const t = allocate(dtype, shape, { heap: true });
-  fill(t.data, seed);
+  fillSprinkled(t.data, seed);
   return t;
-}
-
-/** An ordinary copy (the independent path). */
-const plain = (t: Tensor): Tensor => tensor(t.data.slice(), t.shape);
-
-function expectSameBits(got: Tensor, want: Tensor, what: string): void {
-  expect(got.shape).toEqual(want.shape);
-  expect(got.dtype).toBe(want.dtype);
-  for (let i = 0; i < want.data.length; i++) {
-    if (!Object.is(got.data[i], want.data[i])) {
-      throw new Error(`${what}: element ${i}: got ${got.data[i]}, want ${want.data[i]}`);
-    }
-  }
 }
 
 // 300 rows of 257 elements: rows are not multiples of 4 elements, and with ~12 KB per row and 32 KiB chunks
@@ -120,7 +84,7 @@ describe('FusionPool over heap tensors', () => {
   for (const [name, dtypes] of mixes) {
     it(`is bitwise meanFusion with no out, a heap out, a heap view out and an ordinary out: ${name}`, async () => {
       const inputs = dtypes.map((d, j) => heapTensor(d, SHAPE, 17 * j + 3));
-      const copies = inputs.map(plain);
+      const copies = inputs.map(plainCopy);
       try {
         // No out: a new SharedArrayBuffer tensor (results are never placed in the heap).
         const r = await pool.fuse(inputs);
@@ -163,10 +127,10 @@ describe('FusionPool over heap tensors', () => {
     const b = tensor(parent.data.subarray(n + 3), SHAPE);
     const c = heapTensor('float32', SHAPE, 92);
     const d = allocate('float32', SHAPE, { shared: true });
-    fill(d.data, 93);
+    fillSprinkled(d.data, 93);
     try {
       const inputs = [a, c, b, d];
-      const copies = inputs.map(plain);
+      const copies = inputs.map(plainCopy);
       for (const dtype of ['float64', 'float32'] as const) {
         const out = allocate(dtype, SHAPE, { heap: true });
         await pool.fuse(inputs, { out });
@@ -193,13 +157,13 @@ describe('FusionPool over heap tensors', () => {
       expect(big.data.byteOffset + tail * 8).toBeGreaterThanOrEqual(size);
       const inputs = [0, 1, 2].map((j) => {
         const t = tensor(big.data.subarray(tail + j * n, tail + (j + 1) * n), SHAPE);
-        fill(t.data, 50 + j);
+        fillSprinkled(t.data, 50 + j);
         return t;
       });
-      const copies = inputs.map(plain);
+      const copies = inputs.map(plainCopy);
       const out = tensor(big.data.subarray(tail + 3 * n + 1), SHAPE);
       expect(await pool.fuse([...inputs, warm[0]], { out })).toBe(out);
-      expectSameBits(out, meanFusion([...copies, plain(warm[0])]), 'grown heap, float64 out');
+      expectSameBits(out, meanFusion([...copies, plainCopy(warm[0])]), 'grown heap, float64 out');
       const out32 = allocate('float32', SHAPE, { heap: true });
       await pool.fuse(inputs, { out: out32 });
       expectSameBits(out32, meanFusion(copies, { dtype: 'float32' }), 'grown heap, float32 out');
