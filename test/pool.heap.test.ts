@@ -26,23 +26,19 @@ function heapTensor(dtype: DType, shape: number[], seed: number): Tensor {
 const SHAPE = [300, 257];
 const CHUNK_BYTES = 32 * 1024;
 
+/** What the probe worker reports of a tensor it allocated with `{ heap: true }`. */
+interface AllocationReport {
+  isInHeap: boolean;
+  buffer: string;
+  byteOffset: number;
+  bufferBytes: number;
+  length: number;
+  zero: boolean;
+}
+
 interface ProbeReport {
-  small: {
-    isInHeap: boolean;
-    buffer: string;
-    byteOffset: number;
-    bufferBytes: number;
-    length: number;
-    zero: boolean;
-  };
-  large: {
-    isInHeap: boolean;
-    buffer: string;
-    byteOffset: number;
-    bufferBytes: number;
-    length: number;
-    zero: boolean;
-  };
+  small: AllocationReport;
+  large: AllocationReport;
   received: boolean;
   receivedFirst: number;
   shared: boolean;
