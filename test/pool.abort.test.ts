@@ -16,6 +16,12 @@ import { allocate, disposeTensor } from '../src/tensor/alloc.js';
 import type { TypedArray } from '../src/tensor/dtype.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
+// These tests watch the WebAssembly kernel's scratch regions (the native kernel claims none) and time their
+// aborts to land inside its calls, so this file's threads run the WebAssembly kernel: worker threads copy
+// the environment when they start, and the kernel is chosen on first use. The native kernel's aborts are
+// tested in test/pool.native-abort.test.ts.
+process.env.MEAN_FUSION_KERNEL = 'wasm';
+
 const SCRIBBLE = fileURLToPath(new URL('./fixtures/workers/scribble.js', import.meta.url));
 const THREAD_ID = fileURLToPath(new URL('./fixtures/workers/thread-id.js', import.meta.url));
 

@@ -224,7 +224,11 @@ describe('FusionPool: scratch regions of aborted tasks', () => {
   const turn = () => new Promise((resolve) => setImmediate(resolve));
 
   it('a job aborted while a worker runs the SIMD kernel gives that scratch region back', async () => {
-    // One thread and one chunk of 8 × 8 MiB float64 inputs: the kernel call runs for milliseconds.
+    // One thread and one chunk of 8 × 8 MiB float64 inputs: the kernel call runs for milliseconds. The
+    // thread runs the WebAssembly kernel, whose scratch regions this watches (worker threads copy the
+    // environment when they start; the native kernel claims no scratch).
+    const saved = process.env.MEAN_FUSION_KERNEL;
+    process.env.MEAN_FUSION_KERNEL = 'wasm';
     const pool = new FusionPool({ threads: 1, inlineBytes: 0 });
     const xs = Array.from({ length: 8 }, (_, j) => heapTensor('float64', [4, 2 ** 18], 200 + j));
     try {
@@ -262,6 +266,8 @@ describe('FusionPool: scratch regions of aborted tasks', () => {
     } finally {
       await pool.close();
       for (const t of xs) disposeTensor(t);
+      if (saved === undefined) delete process.env.MEAN_FUSION_KERNEL;
+      else process.env.MEAN_FUSION_KERNEL = saved;
     }
   });
 });

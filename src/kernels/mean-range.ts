@@ -1,14 +1,16 @@
 /**
- * The mean-fusion kernel over an element range: picks the SIMD fast path for the plain mean and the scalar
- * kernel for weighted or NaN-omitting means. Pure, synchronous, unchecked (callers validate); used by
- * `meanFusion`, the pool's workers and the streaming operators alike, so all give identical bits.
+ * The mean-fusion kernel over an element range: picks the native kernel (any memory, in place) or else the
+ * WebAssembly SIMD kernel for the plain mean, and the scalar kernel for weighted or NaN-omitting means.
+ * Pure, synchronous, unchecked (callers validate); used by `meanFusion`, the pool's workers and the
+ * streaming operators alike, so all give identical bits.
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
+import { meanRangeNative, nativeKernel, nativeReads } from './native.js';
 import type { MeanKernelParams } from './params.js';
 import { meanRangeScalar } from './scalar.js';
 import { meanRangeSimd } from './simd.js';
 
-/** Below this many elements the scalar kernel is faster than staging blocks for SIMD. */
+/** Below this many elements the scalar kernel is faster than a SIMD call (staging, or a Node-API call). */
 export const SIMD_MIN_ELEMENTS = 64;
 /** The SIMD float32 finish relies on exact products q·k, true for k below 2^28. */
 export const SIMD_MAX_INPUTS = 2 ** 28;
@@ -29,12 +31,19 @@ export function meanRange(
   end: number,
   params: MeanKernelParams,
 ): void {
-  // Tiny ranges (e.g. one element of a huge stack) skip the SIMD staging; both paths give identical bits.
+  // Tiny ranges (e.g. one element of a huge stack) skip the SIMD kernels; every path gives identical bits.
   const simd =
     params.weights === null &&
     !params.nanOmit &&
     end - start >= SIMD_MIN_ELEMENTS &&
     inputs.length < SIMD_MAX_INPUTS;
+  if (simd) {
+    const native = nativeKernel();
+    if (native !== null && nativeReads(inputs)) {
+      meanRangeNative(native, inputs, out, start, end, params);
+      return;
+    }
+  }
   // meanRangeSimd declines (writing nothing) when all of the heap's scratch regions are in use.
   if (!(simd && meanRangeSimd(inputs, out, start, end, params))) {
     meanRangeScalar(inputs, out, start, end, params);

@@ -1,0 +1,153 @@
+/*
+ * Node-API face of the native kernels (kernel.h). Context-aware (NAPI_MODULE_INIT), so every worker
+ * thread loads its own instance. Arguments are checked only as far as memory safety needs (types, lengths,
+ * ranges); the TypeScript wrapper (src/kernels/native.ts) validates everything else.
+ *
+ *   meanF64(inputs: TypedArray[], out: Float64Array, start, end) -> count of non-finite results
+ *   meanF32(inputs: TypedArray[], out: Float32Array, start, end, flags: Int32Array) -> index reached;
+ *     flags[0] = how many element indices follow in flags[1..] (the ones to finish exactly)
+ */
+#include <node_api.h>
+#include <stdlib.h>
+
+#include "kernel.h"
+
+#define CHECK(call)                                  \
+  do {                                               \
+    if ((call) != napi_ok) return throw_type(env);   \
+  } while (0)
+
+static napi_value throw_type(napi_env env) {
+  const napi_extended_error_info *info = NULL;
+  napi_get_last_error_info(env, &info);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_type_error(env, NULL, info && info->error_message ? info->error_message : "napi call failed");
+  return NULL;
+}
+
+static napi_value fail(napi_env env, const char *message) {
+  napi_throw_range_error(env, NULL, message);
+  return NULL;
+}
+
+static int dtype_of(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float64_array: return MF_F64;
+    case napi_float32_array: return MF_F32;
+    case napi_int8_array: return MF_I8;
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: return MF_U8;
+    case napi_int16_array: return MF_I16;
+    case napi_uint16_array: return MF_U16;
+    case napi_int32_array: return MF_I32;
+    case napi_uint32_array: return MF_U32;
+    default: return -1;
+  }
+}
+
+/* Reads a typed array argument: its element type, length and data pointer (already at byteOffset). */
+static int typed(napi_env env, napi_value v, int *dtype, size_t *length, void **data) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &t, length, data, &ab, &offset) != napi_ok) return 0;
+  *dtype = dtype_of(t);
+  return *dtype >= 0;
+}
+
+/* Parses (inputs, out, start, end); fills *in (malloc'd) and checks every array covers [start, end). */
+static int parse(napi_env env, napi_value *argv, int want_out, mf_input **in, size_t *k, void **out,
+                 size_t *start, size_t *end) {
+  uint32_t len = 0;
+  bool is_array = false;
+  if (napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[0], &len) != napi_ok || len == 0) {
+    fail(env, "native kernel: expected a non-empty array of inputs");
+    return 0;
+  }
+  int64_t s, e;
+  if (napi_get_value_int64(env, argv[2], &s) != napi_ok || napi_get_value_int64(env, argv[3], &e) != napi_ok ||
+      s < 0 || e < s) {
+    fail(env, "native kernel: bad element range");
+    return 0;
+  }
+  int odt;
+  size_t olen;
+  if (!typed(env, argv[1], &odt, &olen, out) || odt != want_out || (size_t)e > olen) {
+    fail(env, "native kernel: bad output array");
+    return 0;
+  }
+  mf_input *list = malloc(sizeof(mf_input) * len);
+  if (!list) {
+    fail(env, "native kernel: out of memory");
+    return 0;
+  }
+  for (uint32_t j = 0; j < len; j++) {
+    napi_value v;
+    size_t n;
+    void *data;
+    if (napi_get_element(env, argv[0], j, &v) != napi_ok || !typed(env, v, &list[j].dtype, &n, &data) ||
+        (size_t)e > n) {
+      free(list);
+      fail(env, "native kernel: an input is not a supported typed array covering the range");
+      return 0;
+    }
+    list[j].data = data;
+  }
+  *in = list;
+  *k = len;
+  *start = (size_t)s;
+  *end = (size_t)e;
+  return 1;
+}
+
+static napi_value MeanF64(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) return fail(env, "native kernel: meanF64 takes 4 arguments");
+  mf_input *in;
+  size_t k, start, end;
+  void *out;
+  if (!parse(env, argv, MF_F64, &in, &k, &out, &start, &end)) return NULL;
+  size_t bad = mf_mean_f64(in, k, (double *)out, start, end);
+  free(in);
+  napi_value r;
+  CHECK(napi_create_double(env, (double)bad, &r));
+  return r;
+}
+
+static napi_value MeanF32(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) return fail(env, "native kernel: meanF32 takes 5 arguments");
+  int fdt;
+  size_t flen;
+  void *flags;
+  if (!typed(env, argv[4], &fdt, &flen, &flags) || fdt != MF_I32 || flen < 2) {
+    return fail(env, "native kernel: flags must be an Int32Array of 2 or more elements");
+  }
+  mf_input *in;
+  size_t k, start, end;
+  void *out;
+  if (!parse(env, argv, MF_F32, &in, &k, &out, &start, &end)) return NULL;
+  size_t count = 0;
+  size_t reached = mf_mean_f32(in, k, (float *)out, start, end, (int32_t *)flags + 1, flen - 1, &count);
+  free(in);
+  ((int32_t *)flags)[0] = (int32_t)count;
+  napi_value r;
+  CHECK(napi_create_double(env, (double)reached, &r));
+  return r;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"meanF64", NULL, MeanF64, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"meanF32", NULL, MeanF32, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}

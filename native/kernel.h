@@ -1,0 +1,43 @@
+/*
+ * Native mean-fusion kernels: the plain (unweighted, NaN-propagating) mean of k inputs over an element
+ * range, reading the inputs where they are (any memory a typed array views) and writing the output in place.
+ *
+ * Per element the inputs are added in input order in float64, exactly the IEEE-754 operations of the
+ * JavaScript scalar kernel (src/kernels/scalar.ts) and the WebAssembly kernel (src/kernels/wasm/kernel.wat),
+ * so every kernel gives the same bits. Vectorization is across elements only; the build uses
+ * -ffp-contract=off and no -ffast-math, so no addition is fused, reordered or reassociated.
+ */
+#ifndef MEAN_FUSION_KERNEL_H
+#define MEAN_FUSION_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Element types of the inputs (the order of src/kernels/native.ts's table). */
+enum mf_dtype { MF_F64 = 0, MF_F32, MF_I8, MF_U8, MF_I16, MF_U16, MF_I32, MF_U32 };
+
+/** One input: its data (already offset to element 0) and element type. */
+typedef struct {
+  const void *data;
+  int dtype;
+} mf_input;
+
+/**
+ * out[i] = (x_0[i] + x_1[i] + … + x_{k-1}[i]) / k for start <= i < end (sequential float64 sum, one
+ * division). Returns how many results are not finite (the caller recomputes those on its overflow-safe path).
+ */
+size_t mf_mean_f64(const mf_input *in, size_t k, double *out, size_t start, size_t end);
+
+/**
+ * Float32 results with a certificate: per element the float64 sum s and Σ|x| are accumulated, m = s / k is
+ * rounded to float32 where the rounding provably equals the float32 nearest the exact mean, and the element's
+ * index is appended to `flags` otherwise (the caller finishes those exactly). Stops before a block whose
+ * flags might not fit in `cap`; returns the index it stopped at (end when done) and sets *nflag.
+ */
+size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_t end, int32_t *flags,
+                   size_t cap, size_t *nflag);
+
+size_t mf_mean_f32c(const mf_input *in, size_t k, float *out, size_t start, size_t end, int32_t *flags,
+                    size_t cap, size_t *nflag);
+
+#endif

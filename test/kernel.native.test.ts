@@ -1,0 +1,171 @@
+// The native kernel against the WebAssembly and scalar kernels (bitwise) and the exact reference.
+// Under MEAN_FUSION_KERNEL=wasm the native kernel is off: the comparisons then run the fallback against
+// itself and the scalar kernel, and the loader test checks that it reports the WebAssembly kernel.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { kernelInfo, meanRangeNative, nativeKernel } from '../src/kernels/native.js';
+import type { MeanKernelParams } from '../src/kernels/params.js';
+import { meanRangeScalar } from '../src/kernels/scalar.js';
+import { meanRangeSimd } from '../src/kernels/simd.js';
+import { DTYPE_CTORS, type DType, type FloatArray, type TypedArray } from '../src/tensor/dtype.js';
+import { exactMeanRounded } from './reference/exact-mean.js';
+import { fillSprinkled } from './reference/same-bits.js';
+
+const PLAIN: MeanKernelParams = { weights: null, nanOmit: false };
+const forced = process.env.MEAN_FUSION_KERNEL;
+const native = nativeKernel();
+
+/** Runs the native kernel (or, when it is off, the WebAssembly one) over [start, end). */
+function runNative(xs: readonly TypedArray[], out: FloatArray, start: number, end: number): void {
+  if (native === null) meanRangeSimd(xs, out, start, end, PLAIN);
+  else meanRangeNative(native, xs, out, start, end, PLAIN);
+}
+
+function expectSame(a: FloatArray, b: FloatArray, what: string): void {
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) throw new Error(`${what}: element ${i}: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+/** Float32 values that make exact float64 sums and frequent exact ties (k a power of two). */
+const tieValue = fc.integer({ min: -(2 ** 24), max: 2 ** 24 }).map((m) => m * 2 ** -20);
+/** Values with a large common offset: heavy cancellation when signs alternate. */
+const cancelling = fc
+  .tuple(fc.constantFrom(1, -1), fc.double({ min: 0, max: 1, noNaN: true }))
+  .map(([s, x]) => s * (2 ** 40 + x));
+const anyFloat = fc.float();
+const anyDouble = fc.double();
+
+describe('native kernel: loading', () => {
+  it('reports the kernel that runs, and honours MEAN_FUSION_KERNEL', () => {
+    const info = kernelInfo();
+    if (forced === 'wasm') {
+      expect(info).toEqual({ kernel: 'wasm', reason: 'MEAN_FUSION_KERNEL=wasm' });
+      expect(native).toBeNull();
+    } else if (forced === 'native') {
+      // CI builds the addon with `npm ci` and runs the suite once with it required.
+      expect(info).toEqual({ kernel: 'native' });
+      expect(native).not.toBeNull();
+    } else {
+      expect(['native', 'wasm']).toContain(info.kernel);
+    }
+  });
+});
+
+describe('native kernel: bitwise equal to the WebAssembly and scalar kernels', () => {
+  const dtypes = Object.keys(DTYPE_CTORS) as DType[];
+
+  it('every input dtype and mix, lengths around block edges, offsets, special values', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...dtypes), { minLength: 1, maxLength: 11 }),
+        fc.constantFrom<'float32' | 'float64'>('float32', 'float64'),
+        fc.constantFrom(64, 65, 1023, 1024, 1025, 2047, 3000),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        (types, outDt, n, offset, seed) => {
+          const xs = types.map((dt, j) => {
+            const Ctor = DTYPE_CTORS[dt];
+            const x = new Ctor(n + offset).subarray(offset) as TypedArray;
+            if (dt === 'float64' || dt === 'float32') fillSprinkled(x, seed + j);
+            else for (let i = 0; i < n; i++) x[i] = (Math.imul(seed + j * 7919, i + 1) >>> 3) % 70000;
+            return x;
+          });
+          const Out = outDt === 'float64' ? Float64Array : Float32Array;
+          const a = new Out(n);
+          const b = new Out(n);
+          const c = new Out(n);
+          runNative(xs, a, 0, n);
+          meanRangeSimd(xs, b, 0, n, PLAIN);
+          meanRangeScalar(xs, c, 0, n, PLAIN);
+          expectSame(a, b, 'native vs wasm');
+          expectSame(a, c, 'native vs scalar');
+        },
+      ),
+      { numRuns: Number(process.env.FC_RUNS ?? 150) },
+    );
+  });
+
+  it('float32 results on exact ties, cancellation and arbitrary values, in range pieces', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('ties', 'cancel', 'any32', 'any64'),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 64, max: 2100 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 }),
+        (kind, k, n, cuts) =>
+          fc.assert(
+            fc.property(
+              fc.array(
+                fc.array(
+                  kind === 'ties'
+                    ? tieValue
+                    : kind === 'cancel'
+                      ? cancelling
+                      : kind === 'any32'
+                        ? anyFloat
+                        : anyDouble,
+                  { minLength: n, maxLength: n },
+                ),
+                { minLength: k, maxLength: k },
+              ),
+              (rows) => {
+                const Ctor = kind === 'any64' || kind === 'cancel' ? Float64Array : Float32Array;
+                const xs = rows.map((r) => Ctor.from(r));
+                const whole = new Float32Array(n);
+                const pieces = new Float32Array(n);
+                meanRangeSimd(xs, whole, 0, n, PLAIN);
+                const points = [0, ...cuts.map((c) => Math.floor(c * n)).sort((a, b) => a - b), n];
+                for (let p = 0; p + 1 < points.length; p++) runNative(xs, pieces, points[p], points[p + 1]);
+                expectSame(pieces, whole, `${kind}: native pieces vs wasm`);
+                if (kind === 'ties') {
+                  // Exact sums: the result is the float32 nearest the exact mean, ties to even.
+                  for (let i = 0; i < n; i++) {
+                    const want = exactMeanRounded(
+                      xs.map((x) => x[i]),
+                      null,
+                      false,
+                      'float32',
+                    );
+                    if (!Object.is(pieces[i], want)) throw new Error(`element ${i}: ${pieces[i]} vs ${want}`);
+                  }
+                }
+              },
+            ),
+            { numRuns: 2 },
+          ),
+      ),
+      { numRuns: Number(process.env.FC_RUNS ?? 40) },
+    );
+  });
+
+  it('reads SharedArrayBuffer views and ordinary arrays alike', () => {
+    const n = 5000;
+    const xs = [0, 1, 2].map((j) => {
+      const x = new Float32Array(new SharedArrayBuffer(4 * n));
+      fillSprinkled(x, 99 + j);
+      return x;
+    });
+    const copies = xs.map((x) => Float32Array.from(x));
+    const a = new Float32Array(new SharedArrayBuffer(4 * n));
+    const b = new Float32Array(n);
+    runNative(xs, a, 0, n);
+    runNative(copies, b, 0, n);
+    expectSame(a, b, 'shared vs ordinary');
+  });
+
+  it.runIf(native !== null)('the addon refuses arguments that would read or write out of bounds', () => {
+    const k = native as NonNullable<typeof native>;
+    const x = new Float64Array(10);
+    expect(() => k.meanF64([x], new Float64Array(10), 0, 11)).toThrow(RangeError);
+    expect(() => k.meanF64([new Float64Array(5)], new Float64Array(10), 0, 10)).toThrow(RangeError);
+    expect(() => k.meanF64([], new Float64Array(10), 0, 10)).toThrow(RangeError);
+    expect(() => k.meanF64([x], new Float32Array(10) as unknown as Float64Array, 0, 10)).toThrow(RangeError);
+    expect(() => k.meanF32([new Float32Array(4)], new Float32Array(4), 0, 4, new Int32Array(1))).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      k.meanF64([new BigInt64Array(10) as unknown as Float64Array], new Float64Array(10), 0, 10),
+    ).toThrow(RangeError);
+  });
+});
