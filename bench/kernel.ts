@@ -3,8 +3,9 @@
  *
  * Prints, measured side by side in this one run (medians of several runs):
  * - our throughput in GB/s, counting bytes read (k inputs) plus bytes written (one output), for ordinary
- *   typed arrays (`ours`: each block is staged into the kernel's memory) and for the same data in kernel-heap
- *   tensors (`heap`: `allocate(…, { heap: true })` inputs and output, read and written in place);
+ *   typed arrays with the kernel `meanFusion` runs (`ours`: the native kernel when it loaded, reading them
+ *   in place), with the WebAssembly fallback kernel on the same arrays (`wasm`: each block is staged into
+ *   its memory), and with the WebAssembly kernel on kernel-heap tensors (`wasm heap`: read in place);
  * - the ratio to an in-process bandwidth roof: `TypedArray.prototype.set` copying the same inputs (its GB/s
  *   counts the bytes it reads plus writes);
  * - the ratio to numpy's best idiom on the same data (`out[...] = a0; np.add(out, a, out=out)` for each further
@@ -12,7 +13,8 @@
  *
  * Usage: `npm run bench:kernel [-- --size 2048 --runs 7]`
  */
-import { allocate, meanFusion, type Tensor, tensor } from '../src/index.js';
+import { allocate, kernelInfo, meanFusion, type Tensor, tensor } from '../src/index.js';
+import { meanRangeSimd } from '../src/kernels/simd.js';
 import { benchArgs, hasNumpy, numpyInPlace, printTable, sinkValue, timeMedian } from './util.js';
 
 const args = benchArgs(
@@ -42,8 +44,28 @@ for (const dtype of ['float64', 'float32'] as const) {
     });
     const heapOut = allocate(dtype, [size, size], { heap: true });
     const bytes = (k + 1) * N * Ctor.BYTES_PER_ELEMENT;
+    const plain = { weights: null, nanOmit: false };
     const ours = timeMedian(() => meanFusion(inputs, { out }), runs);
-    const heap = timeMedian(() => meanFusion(heapInputs, { out: heapOut }), runs);
+    const wasm = timeMedian(() => {
+      meanRangeSimd(
+        inputs.map((x) => x.data),
+        out.data as Float64Array | Float32Array,
+        0,
+        N,
+        plain,
+      );
+      return out;
+    }, runs);
+    const heap = timeMedian(() => {
+      meanRangeSimd(
+        heapInputs.map((x) => x.data),
+        heapOut.data as Float64Array | Float32Array,
+        0,
+        N,
+        plain,
+      );
+      return heapOut;
+    }, runs);
     const copyTarget = new Ctor(N);
     const roof = timeMedian(() => {
       for (const x of inputs) copyTarget.set(x.data);
@@ -51,16 +73,17 @@ for (const dtype of ['float64', 'float32'] as const) {
     }, runs);
     const roofBytes = 2 * k * N * Ctor.BYTES_PER_ELEMENT;
     const oursGBs = bytes / ours / 1e9;
+    const wasmGBs = bytes / wasm / 1e9;
     const heapGBs = bytes / heap / 1e9;
     const roofGBs = roofBytes / roof / 1e9;
     const row = [
       dtype,
       String(k),
       oursGBs.toFixed(2),
+      wasmGBs.toFixed(2),
       heapGBs.toFixed(2),
       roofGBs.toFixed(2),
       (oursGBs / roofGBs).toFixed(2),
-      (heapGBs / roofGBs).toFixed(2),
     ];
     if (withNumpy) {
       const r = numpyInPlace(
@@ -69,26 +92,32 @@ for (const dtype of ['float64', 'float32'] as const) {
       );
       numpyVersion = r.version;
       const npGBs = bytes / r.seconds / 1e9;
-      row.push(npGBs.toFixed(2), (oursGBs / npGBs).toFixed(2), (heapGBs / npGBs).toFixed(2));
+      row.push(
+        npGBs.toFixed(2),
+        (oursGBs / npGBs).toFixed(2),
+        (wasmGBs / npGBs).toFixed(2),
+        (heapGBs / npGBs).toFixed(2),
+      );
     }
     rows.push(row);
   }
 }
 
 console.log(`mean-fusion kernel benchmark: ${size}×${size}, single thread, median of ${runs} runs`);
+const info = kernelInfo();
 console.log(
-  `node ${process.version}${withNumpy ? `, numpy ${numpyVersion}` : ' (numpy absent: column skipped)'}`,
+  `node ${process.version}, kernel: ${info.kernel}${info.reason ? ` (${info.reason})` : ''}${withNumpy ? `, numpy ${numpyVersion}` : ' (numpy absent: column skipped)'}`,
 );
 printTable(
   [
     'dtype',
     'k',
     'ours GB/s',
-    'heap GB/s',
+    'wasm GB/s',
+    'wasm heap GB/s',
     'set() roof GB/s',
     'ours/roof',
-    'heap/roof',
-    ...(withNumpy ? ['numpy in-place GB/s', 'ours/numpy', 'heap/numpy'] : []),
+    ...(withNumpy ? ['numpy in-place GB/s', 'ours/numpy', 'wasm/numpy', 'wasm heap/numpy'] : []),
   ],
   rows,
 );

@@ -29,6 +29,7 @@ export {
   fuseFiles,
   fuseFilesAsync,
 } from './jobs/fuseFiles.js';
+export { type KernelInfo, kernelInfo } from './kernels/native.js';
 export { type FuseMeanOptions, fuseMean } from './operators/fuseMean.js';
 export type {
   StreamItem,
