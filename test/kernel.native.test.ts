@@ -139,6 +139,29 @@ describe('native kernel: bitwise equal to the WebAssembly and scalar kernels', (
     );
   });
 
+  it('large ranges (streaming stores) at unaligned output offsets give the same bits', () => {
+    for (const [Out, In] of [
+      [Float64Array, Float64Array],
+      [Float32Array, Float32Array],
+      [Float32Array, Int16Array],
+    ] as const) {
+      const n = 300_001;
+      for (const offset of [0, 1, 3]) {
+        const xs = [0, 1, 2, 3, 4].map((j) => {
+          const x = new In(n + offset).subarray(offset);
+          if (In === Int16Array) for (let i = 0; i < n; i++) x[i] = ((i * 7919 + j * 104729) % 65536) - 32768;
+          else fillSprinkled(x, 7 + j);
+          return x;
+        });
+        const a = new Out(n + offset).subarray(offset);
+        const b = new Out(n);
+        runNative(xs, a, 0, n);
+        meanRangeSimd(xs, b, 0, n, PLAIN);
+        expectSame(a, b, `${Out.name} from ${In.name}, offset ${offset}`);
+      }
+    }
+  });
+
   it('reads SharedArrayBuffer views and ordinary arrays alike', () => {
     const n = 5000;
     const xs = [0, 1, 2].map((j) => {
