@@ -40,4 +40,23 @@ size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_
 size_t mf_mean_f32c(const mf_input *in, size_t k, float *out, size_t start, size_t end, int32_t *flags,
                     size_t cap, size_t *nflag);
 
+/**
+ * One input into a running state over elements [start, end): s = x (first) or s += x (c == NULL), or a
+ * TwoSum step into (s, c). For each element whose new state is not finite it appends (index, old s, old c)
+ * to spill (the caller's overflow-safe path takes over). Stops before a block whose spill might not fit in
+ * cap triples; returns the index it stopped at (end when done) and sets *nspill.
+ */
+size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, double *spill,
+              size_t cap, size_t *nspill);
+
+/** out[i] = s[i] / k over [start, end); returns how many results are not finite. */
+size_t mf_finish_f64(const double *s, double *out, double kd, size_t start, size_t end);
+
+/**
+ * The compensated float32 finish of a running state (kernel.wat's fin_f32); flags the elements that need
+ * the caller's exact finisher, as mf_mean_f32 does.
+ */
+size_t mf_finish_f32(const double *s, const double *c, float *out, double kd, size_t start, size_t end,
+                     int32_t *flags, size_t cap, size_t *nflag);
+
 #endif

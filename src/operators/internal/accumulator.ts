@@ -19,6 +19,12 @@
 import { DTypeError, describe, EmptyInputError, OptionError, ShapeMismatchError } from '../../errors.js';
 import { type NanPolicy, resolveOptions } from '../../fusion/options.js';
 import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
+import {
+  accumulateNative,
+  finishNativeF32,
+  finishNativeF64,
+  nativeStream,
+} from '../../kernels/native-stream.js';
 import { meanElement, scaleExponentFor } from '../../kernels/scalar.js';
 import { DTYPE_CTORS, type DType, type FloatDType, type TypedArray } from '../../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../../tensor/shape.js';
@@ -274,8 +280,35 @@ export class RunningAccumulator {
       }
     }
     if (this.#weighted || this.#omit) this.#pushGeneral(x, w, first);
+    else if (this.#pushNative(x, first)) return;
     else if (this.#f32) this.#pushCompensated(x, first);
     else this.#pushPlain(x, first);
+  }
+
+  /** The native stream kernel for this stream's dtype (null: the JavaScript loops run), once looked up. */
+  #native: ReturnType<typeof nativeStream> | undefined;
+  #spillInput: TypedArray | undefined;
+  #spillFirst = false;
+  /** An element whose native state stopped being finite continues on the scaled path. */
+  readonly #onSpill = (i: number, olds: number, oldc: number): void => {
+    const x = this.#spillInput as TypedArray;
+    this.#scaledStep(i, !this.#spillFirst, olds, oldc, x[i], 1);
+  };
+
+  /**
+   * Plain mean on the native kernel: the steps of #pushPlain / #pushCompensated, vectorized; elements whose
+   * state stops being finite continue on the scaled path from their last finite state.
+   * @returns false (nothing done) when the native kernel is not available for `x`.
+   */
+  #pushNative(x: TypedArray, first: boolean): boolean {
+    // The stream's dtype is fixed by its first item: look the kernel up once.
+    if (this.#native === undefined) this.#native = nativeStream(x);
+    const k = this.#native;
+    if (k === null) return false;
+    this.#spillInput = x;
+    this.#spillFirst = first;
+    accumulateNative(k, x, this.#s, this.#f32 ? this.#c : null, this.#n, first, this.#onSpill);
+    return true;
   }
 
   /** Plain mean, float64 output: a sequential float64 sum (the SIMD kernel's float64 path). */
@@ -439,7 +472,15 @@ export class RunningAccumulator {
     const f32 = this.#f32;
     if (!this.#weighted && !this.#omit) {
       const k = this.#k;
-      if (f32) {
+      const native = this.#native ?? null;
+      if (native !== null) {
+        if (f32) {
+          finishNativeF32(native, s, c, o as Float32Array, k, (i) => {
+            const m = (c[i] === 0 ? s[i] : s[i] + c[i]) / k;
+            return m - m === 0 ? roundQuotientToFloat32(m, s[i], c[i], k, 0) : m;
+          });
+        } else finishNativeF64(native, s, o as Float64Array, k);
+      } else if (f32) {
         for (let i = 0; i < n; i++) {
           const si = s[i];
           const ci = c[i];

@@ -1,0 +1,231 @@
+/*
+ * Native mean-fusion kernels (see kernel.h). Pure C, no Node-API: binding.c wraps them.
+ *
+ * Work goes in blocks of BLK elements whose float64 accumulators stay in L1 cache; each input byte is read
+ * from memory once, in place. Runs of up to four consecutive float64 (or float32) inputs are added in one
+ * pass over the accumulator, other dtypes one input a pass; either way each element's sum is
+ * (((-0 + x_0) + x_1) + …) + x_{k-1}, the order of every other kernel (-0 + x is exactly x).
+ *
+ * The block functions are vectorized for the CPU at run time (see accumulate.h).
+ *
+ * ## The float32 certificate
+ * With s the float64 sequential sum of k terms and A the float64 sum of their magnitudes, the exact sum S
+ * satisfies |S - s| <= gamma_{k-1} * sum|x_i| <= (k-1) u A / (1 - (k-1)u)^2 with u = 2^-53 (Higham,
+ * *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §4.2), and m = fl(s / k) adds at most u|m|.
+ * So the exact mean M lies within T = u (A + 2|m|) (1 + 1e-7) of m = fl(s fl(1/k)) for any k < 2^40 (the
+ * product by the rounded reciprocal adds at most 2u|m|). Rounding m to float32 gives the float32 nearest M
+ * whenever no float32 rounding midpoint lies within T of m (see `certified`). When the block's sums are
+ * provably exact (`block_exact`), A drops out: only the division's rounding remains, and an m exactly on a
+ * midpoint with m k = s is an exact tie, which the conversion to float32 rounds to even. Elements that fail (near
+ * a midpoint, heavy cancellation, subnormal or beyond float32's range, not finite) are recomputed with the
+ * WebAssembly kernel's compensated sum and finish (`compensated` below), which flags the few that need the
+ * caller's exact finisher. Exact ties are common with float32 inputs (a float64 sum of float32 values is
+ * often exact, and its quotient by k lands on a midpoint in a few per cent of elements); the compensated
+ * pass proves them (c = 0, q·k = s) and rounds them to even.
+ */
+#include "accumulate.h"
+
+/* Outputs of at least this many bytes per call are written with non-temporal stores (see store_out). */
+#define STREAM_MIN_BYTES (1u << 20)
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+#define HAVE_STREAM 1
+#endif
+
+/*
+ * Copies a finished block to the output. Large outputs are written with non-temporal (streaming) stores:
+ * they bypass the caches, so the output's lines are not first read from memory (a third of the traffic
+ * of a k = 2 job) and do not evict the inputs. Small ones use ordinary stores, so a result read right after
+ * (a stream operator's) stays in cache. Only the stores differ: the bits are the same.
+ */
+static void store_out(void *dst, const void *src, size_t bytes, int stream) {
+#ifdef HAVE_STREAM
+  if (stream) {
+    char *d = (char *)dst;
+    const char *s = (const char *)src;
+    size_t head = (16 - ((uintptr_t)d & 15)) & 15;
+    if (head > bytes) head = bytes;
+    memcpy(d, s, head);
+    d += head;
+    s += head;
+    bytes -= head;
+    for (; bytes >= 16; bytes -= 16, d += 16, s += 16) {
+      _mm_stream_si128((__m128i *)d, _mm_loadu_si128((const __m128i *)s));
+    }
+    memcpy(d, s, bytes);
+    return;
+  }
+#else
+  (void)stream;
+#endif
+  memcpy(dst, src, bytes);
+}
+
+/* Orders streaming stores before the caller (another thread, or JavaScript) reads the output. */
+static void store_fence(int stream) {
+#ifdef HAVE_STREAM
+  if (stream) _mm_sfence();
+#else
+  (void)stream;
+#endif
+}
+
+static double f32_of_bits(uint32_t bits) {
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return (double)f;
+}
+
+/*
+ * True when every float64 sum of a block is exact, given the range of its float32 inputs' magnitudes
+ * (range[0] - 1: the smallest nonzero as bits, wrapped; range[1]: the largest): every input is a multiple of
+ * its own ulp, which for a float32 value x is at least |x| 2^-24 (2^-149 for subnormals) and for an integer
+ * at least 1, so every partial sum is a multiple of the smallest such ulp u; partial sums are at most
+ * Σ_j max|x_j|, and a sum below 2^53 u is exact. Float64 inputs never take this path.
+ */
+static int block_exact(const mf_input *in, size_t k, const uint32_t *range) {
+  double u = 1.0, bound = 0.0;
+  uint32_t lo = range[0] + 1u;
+  if (lo != 0x80000000u) { /* some nonzero float32 */
+    u = lo < 0x00800000u ? 0x1p-149 : f32_of_bits(lo) * 0x1p-24;
+  }
+  double hi = f32_of_bits(range[1]);
+  for (size_t j = 0; j < k; j++) {
+    switch (in[j].dtype) {
+      case MF_F32: bound += hi; break;
+      case MF_I32: case MF_U32: bound += 0x1p32; break;
+      default: bound += 0x1p16; break;
+    }
+  }
+  return bound < 0x1p53 * u;
+}
+
+/*
+ * The certificate of the top comment: rounding m = fl(s fl(1/k)) (within 2u|m| of s / k: two roundings)
+ * to float32 gives the float32 nearest the exact mean, given mag = Σ|x|.
+ * f = float32(m); r = m - f is exact; the midpoint on m's side of f is half an ulp of f away (2^(e-24) for
+ * 2^e <= |f| < 2^(e+1); half that below |f| = 2^e), so that half ulp minus |r| is m's distance to it.
+ */
+static inline int certified(double m, double mag, double s) {
+  double am = fabs(m);
+  double f = (double)(float)m;
+  double af = fabs(f);
+  uint64_t fb;
+  memcpy(&fb, &af, sizeof fb);
+  fb &= 0x7ff0000000000000u; /* 2^e */
+  double p2;
+  memcpy(&p2, &fb, sizeof p2);
+  double half = (af == p2) & (am < af) ? p2 * 0x1p-25 : p2 * 0x1p-24;
+  double room = half - fabs(m - f);
+  int normal = (am >= 0x1p-126) & (am < 0x1p128);
+  /* s == 0 with mag == 0: every input a signed zero, an exact sum. NaN fails every comparison. */
+  return ((s == 0.0) & (mag == 0.0)) | (normal & (room > (mag + 2.0 * am) * (0x1p-53 * 1.0000001)));
+}
+
+size_t mf_mean_f64(const mf_input *in, size_t k, double *out, size_t start, size_t end) {
+  double acc[BLK], res[BLK];
+  size_t bad = 0;
+  double kd = (double)k;
+  int stream = (end - start) * sizeof(double) >= STREAM_MIN_BYTES;
+  for (size_t b = start; b < end; b += BLK) {
+    size_t n = end - b < BLK ? end - b : BLK;
+    accumulate(PLAIN, in, k, acc, NULL, NULL, b, n);
+    bad += finish_f64(acc, res, kd, n);
+    store_out(out + b, res, n * sizeof(double), stream);
+  }
+  store_fence(stream);
+  return bad;
+}
+
+/* Writes float32(m) for every element, bad[i] = 1 where the certificate fails; returns how many failed. */
+CLONES static size_t finish_f32(const double *restrict acc, const double *restrict mag, float *restrict out,
+                                uint8_t *restrict bad, double kd, size_t n) {
+  size_t count = 0;
+  double r = 1.0 / kd;
+  for (size_t i = 0; i < n; i++) {
+    double s = acc[i];
+    double m = s * r;
+    out[i] = (float)m;
+    uint8_t f = !certified(m, mag[i], s);
+    bad[i] = f;
+    count += f;
+  }
+  return count;
+}
+
+/*
+ * finish_f32 for a block whose sums are exact (block_exact): m = fl(s fl(1/k)) is within 2u|m| of the exact
+ * mean, so rounding it is right unless m's 29 bits below float32 precision, L, lie within 2 of a midpoint's
+ * 2^28 (neighbouring cells' midpoints are 2^27 or more ulps away); an exact tie (L = 2^28, m k = s, exact
+ * since m then has 25 significant bits and k < 2^28) rounds to even as the conversion does.
+ */
+CLONES static size_t finish_exact(const double *restrict acc, float *restrict out, uint8_t *restrict bad,
+                                  double kd, size_t n) {
+  size_t count = 0;
+  double r = 1.0 / kd;
+  for (size_t i = 0; i < n; i++) {
+    double s = acc[i];
+    double m = s * r;
+    out[i] = (float)m;
+    int64_t bits;
+    memcpy(&bits, &m, sizeof bits);
+    int64_t d = (bits & 0x1fffffff) - (0x10000000 - 2);
+    double am = fabs(m);
+    int far = (d < 0) | (d > 4);
+    int tie = (d == 2) & (m * kd == s);
+    int ok = (s == 0.0) | ((am >= 0x1p-126) & (am < 0x1p128) & (far | tie));
+    bad[i] = (uint8_t)!ok;
+    count += !ok;
+  }
+  return count;
+}
+
+/*
+ * Finishes the lanes of a block that failed the certificate (bad[i] = 1): with the compensated sum and
+ * finish of the WebAssembly kernel, and appends those that need the caller's exact finisher to flags.
+ */
+static void fix_block(const mf_input *in, size_t k, size_t b, size_t n, size_t failed, double *acc, double *aux,
+                      float *res, uint8_t *bad, double kd, int32_t *flags, size_t *count) {
+  if (failed > n / 16) {
+    /* Many uncertified lanes: one vectorized compensated pass over the block, whose inputs are still in
+       cache, beats lane by lane. */
+    accumulate(COMP, in, k, acc, aux, NULL, b, n);
+    if (finish_comp(acc, aux, res, kd, n) == 0) return;
+    for (size_t i = 0; i < n; i++) bad[i] = 1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (bad[i] && compensated(in, k, b + i, kd, res + i)) flags[(*count)++] = (int32_t)(b + i);
+  }
+}
+
+size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_t end, int32_t *flags,
+                   size_t cap, size_t *nflag) {
+  double acc[BLK], aux[BLK];
+  float res[BLK];
+  uint8_t bad[BLK];
+  size_t count = 0;
+  int stream = (end - start) * sizeof(float) >= STREAM_MIN_BYTES;
+  int any_f64 = 0;
+  for (size_t j = 0; j < k; j++) any_f64 |= in[j].dtype == MF_F64;
+  double kd = (double)k;
+  size_t b = start;
+  for (; b < end; b += BLK) {
+    size_t n = end - b < BLK ? end - b : BLK;
+    if (count + n > cap) break;
+    size_t failed;
+    uint32_t range[2];
+    if (!any_f64) accumulate(SCAN, in, k, acc, NULL, range, b, n);
+    if (!any_f64 && block_exact(in, k, range)) {
+      failed = finish_exact(acc, res, bad, kd, n);
+    } else {
+      accumulate(MAG, in, k, acc, aux, NULL, b, n);
+      failed = finish_f32(acc, aux, res, bad, kd, n);
+    }
+    if (failed > 0) fix_block(in, k, b, n, failed, acc, aux, res, bad, kd, flags, &count);
+    store_out(out + b, res, n * sizeof(float), stream);
+  }
+  store_fence(stream);
+  *nflag = count;
+  return b < end ? b : end;
+}

@@ -1,0 +1,100 @@
+/*
+ * Stream accumulators in native code (see kernel.h): the running state of `runningMean` — per element the
+ * sequential float64 sum s, and for float32 outputs its TwoSum compensation c — advanced one input at a time
+ * over an element range, and finished into a result. The per-element math is accumulate.h's, the same the
+ * batch kernel runs, so after n inputs the finish equals the batch kernel's result on those n inputs.
+ */
+#include "accumulate.h"
+
+/* The first input: s = x exactly and c = 0, as the scalar kernel starts an element from its first input. */
+#define DEFINE_FIRST(NAME, T)                                                              \
+  CLONES static void NAME(double *restrict s, const T *restrict a, size_t n) {              \
+    for (size_t i = 0; i < n; i++) s[i] = (double)a[i];                                     \
+  }
+DEFINE_FIRST(first_f64, double)
+DEFINE_FIRST(first_f32, float)
+DEFINE_FIRST(first_i8, int8_t)
+DEFINE_FIRST(first_u8, uint8_t)
+DEFINE_FIRST(first_i16, int16_t)
+DEFINE_FIRST(first_u16, uint16_t)
+DEFINE_FIRST(first_i32, int32_t)
+DEFINE_FIRST(first_u32, uint32_t)
+
+static void first_one(double *s, const mf_input *x, size_t i0, size_t n) {
+  switch (x->dtype) {
+    case MF_F64: first_f64(s, (const double *)x->data + i0, n); break;
+    case MF_F32: first_f32(s, (const float *)x->data + i0, n); break;
+    case MF_I8: first_i8(s, (const int8_t *)x->data + i0, n); break;
+    case MF_U8: first_u8(s, (const uint8_t *)x->data + i0, n); break;
+    case MF_I16: first_i16(s, (const int16_t *)x->data + i0, n); break;
+    case MF_U16: first_u16(s, (const uint16_t *)x->data + i0, n); break;
+    case MF_I32: first_i32(s, (const int32_t *)x->data + i0, n); break;
+    default: first_u32(s, (const uint32_t *)x->data + i0, n); break;
+  }
+}
+
+/* How many of n states are not finite (s, or c when given). */
+CLONES static size_t count_bad(const double *restrict s, const double *restrict c, size_t n) {
+  size_t bad = 0;
+  if (c) {
+    for (size_t i = 0; i < n; i++) bad += ((s[i] - s[i]) != (s[i] - s[i])) | ((c[i] - c[i]) != (c[i] - c[i]));
+  } else {
+    for (size_t i = 0; i < n; i++) bad += (s[i] - s[i]) != (s[i] - s[i]);
+  }
+  return bad;
+}
+
+size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, double *spill,
+              size_t cap, size_t *nspill) {
+  double olds[BLK], oldc[BLK];
+  size_t count = 0;
+  size_t b = start;
+  for (; b < end; b += BLK) {
+    size_t n = end - b < BLK ? end - b : BLK;
+    if (count + n > cap) break;
+    memcpy(olds, s + b, n * sizeof(double));
+    if (c) memcpy(oldc, c + b, n * sizeof(double));
+    if (first) {
+      first_one(s + b, x, b, n);
+      if (c) memset(c + b, 0, n * sizeof(double));
+    } else {
+      add_one(c ? COMP : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
+    }
+    if (count_bad(s + b, c ? c + b : NULL, n) == 0) continue;
+    for (size_t i = 0; i < n; i++) {
+      double si = s[b + i], ci = c ? c[b + i] : 0.0;
+      if ((si - si) == (si - si) && (ci - ci) == (ci - ci)) continue;
+      spill[3 * count] = (double)(b + i);
+      spill[3 * count + 1] = olds[i];
+      spill[3 * count + 2] = c ? oldc[i] : 0.0;
+      count++;
+    }
+  }
+  *nspill = count;
+  return b < end ? b : end;
+}
+
+size_t mf_finish_f64(const double *s, double *out, double kd, size_t start, size_t end) {
+  size_t bad = 0;
+  for (size_t b = start; b < end; b += BLK) {
+    size_t n = end - b < BLK ? end - b : BLK;
+    bad += finish_f64(s + b, out + b, kd, n);
+  }
+  return bad;
+}
+
+size_t mf_finish_f32(const double *s, const double *c, float *out, double kd, size_t start, size_t end,
+                     int32_t *flags, size_t cap, size_t *nflag) {
+  size_t count = 0;
+  size_t b = start;
+  for (; b < end; b += BLK) {
+    size_t n = end - b < BLK ? end - b : BLK;
+    if (count + n > cap) break;
+    if (finish_comp(s + b, c + b, out + b, kd, n) == 0) continue;
+    for (size_t i = b; i < b + n; i++) {
+      if (finish_lane(s[i], c[i], kd, out + i)) flags[count++] = (int32_t)i;
+    }
+  }
+  *nflag = count;
+  return b < end ? b : end;
+}

@@ -1,0 +1,90 @@
+/**
+ * The native kernel's stream entry points (native/stream.c): one input into a running state over an element
+ * range, and the state's finish. `runningMean` keeps its per-element state (the sequential sum s and, for
+ * float32 outputs, its TwoSum compensation c) in float64 arrays and advances it with these, so the stream
+ * operators run the same vectorized per-element math as the batch kernel.
+ */
+import type { TypedArray } from '../tensor/dtype.js';
+import { nativeKernel, nativeReads } from './native.js';
+
+/** The addon's stream exports (native/binding.c). */
+interface StreamExports {
+  accumulate(
+    x: TypedArray,
+    s: Float64Array,
+    c: Float64Array | null,
+    start: number,
+    end: number,
+    first: boolean,
+    spill: Float64Array,
+  ): number;
+  finishF64(s: Float64Array, out: Float64Array, k: number, start: number, end: number): number;
+  finishF32(
+    s: Float64Array,
+    c: Float64Array,
+    out: Float32Array,
+    k: number,
+    start: number,
+    end: number,
+    flags: Int32Array,
+  ): number;
+}
+
+/** Spill list of `accumulate`: [count, (index, old s, old c)…]; room for more than a native block. */
+const spill = new Float64Array(1 + 3 * 2048);
+/** Flag list of `finishF32`: [count, indices…]. */
+const flags = new Int32Array(1 + 2048);
+
+/** This thread's native stream kernel when it loaded and reads `x`'s type, else null. */
+export function nativeStream(x: TypedArray): StreamExports | null {
+  const k = nativeKernel() as unknown as StreamExports | null;
+  return k !== null && nativeReads([x]) ? k : null;
+}
+
+/**
+ * Adds input `x` into the running state over [0, n): `s = x` (first), else `s += x` (c null) or a TwoSum
+ * step into (s, c). For every element whose new state is not finite, calls `onSpill(i, old s, old c)`
+ * (the caller's overflow-safe path) after the whole range is done. Unchecked.
+ */
+export function accumulateNative(
+  k: StreamExports,
+  x: TypedArray,
+  s: Float64Array,
+  c: Float64Array | null,
+  n: number,
+  first: boolean,
+  onSpill: (i: number, olds: number, oldc: number) => void,
+): void {
+  let i = 0;
+  while (i < n) {
+    i = k.accumulate(x, s, c, i, n, first, spill);
+    const m = spill[0];
+    for (let t = 0; t < m; t++) onSpill(spill[1 + 3 * t], spill[2 + 3 * t], spill[3 + 3 * t]);
+  }
+}
+
+/** out[i] = s[i] / count over [0, n) (the float64 finish). Unchecked. */
+export function finishNativeF64(k: StreamExports, s: Float64Array, out: Float64Array, count: number): void {
+  k.finishF64(s, out, count, 0, out.length);
+}
+
+/**
+ * The compensated float32 finish of (s, c) over [0, n) by `count`; `exact(i)` gives the elements the
+ * kernel flags (near a float32 midpoint, subnormal, not finite) their value. Unchecked.
+ */
+export function finishNativeF32(
+  k: StreamExports,
+  s: Float64Array,
+  c: Float64Array,
+  out: Float32Array,
+  count: number,
+  exact: (i: number) => number,
+): void {
+  let i = 0;
+  const n = out.length;
+  while (i < n) {
+    i = k.finishF32(s, c, out, count, i, n, flags);
+    const m = flags[0];
+    for (let t = 1; t <= m; t++) out[flags[t]] = exact(flags[t]);
+  }
+}
