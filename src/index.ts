@@ -47,7 +47,13 @@ export {
   type FusionPoolOptions,
   type RunTaskOptions,
 } from './pool/FusionPool.js';
-export { DEFAULT_CHUNK_BYTES, type PlanChunksOptions, planChunks, type RowRange } from './pool/plan.js';
+export {
+  DEFAULT_CHUNK_BYTES,
+  NATIVE_CHUNK_BYTES,
+  type PlanChunksOptions,
+  planChunks,
+  type RowRange,
+} from './pool/plan.js';
 export type { FuseChunkResult, FuseChunkTask } from './pool/protocol.js';
 export { type ChunkResult, runChunks$ } from './pool/run-chunks.js';
 export { workerPath } from './pool/worker-path.js';

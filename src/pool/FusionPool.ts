@@ -13,6 +13,7 @@ import type { MeanFusionOptions } from '../fusion/options.js';
 import { type FusionPlan, planFusion } from '../fusion/validate.js';
 import { HEAP_WORKER_DATA_KEY, threadHeap } from '../kernels/heap/memory.js';
 import { releaseClaimsOf } from '../kernels/heap/scratch.js';
+import { nativeKernel } from '../kernels/native.js';
 import type { MeanKernelParams } from '../kernels/params.js';
 import { allocate, isShared, toShared } from '../tensor/alloc.js';
 import { type FloatArray, itemSize, type TypedArray } from '../tensor/dtype.js';
@@ -20,7 +21,7 @@ import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { ChunkError, PoolClosedError } from './errors.js';
 import { linkSignal } from './linked-signal.js';
-import { DEFAULT_CHUNK_BYTES, planChunks, type RowRange } from './plan.js';
+import { DEFAULT_CHUNK_BYTES, NATIVE_CHUNK_BYTES, planChunks, type RowRange } from './plan.js';
 import type { FuseChunkResult, FuseChunkTask } from './protocol.js';
 import { runChunks$ } from './run-chunks.js';
 import { ThreadExits } from './thread-exits.js';
@@ -56,7 +57,8 @@ export interface FusionPoolOptions {
   threads?: number;
   /**
    * Byte budget of one chunk task (input bytes read plus output bytes written); see {@link planChunks}.
-   * @default DEFAULT_CHUNK_BYTES (16 MiB)
+   * @default NATIVE_CHUNK_BYTES (64 MiB) when the native kernel runs, else DEFAULT_CHUNK_BYTES (16 MiB): a few
+   *   milliseconds of kernel time either way
    */
   chunkBytes?: number;
   /**
@@ -172,7 +174,11 @@ export class FusionPool {
       throw new OptionError(`Expected \`options\` to be an object, got ${describe(options)}`);
     }
     this.#threads = integerOption(options.threads ?? availableParallelism(), 'threads', 1);
-    this.#chunkBytes = integerOption(options.chunkBytes ?? DEFAULT_CHUNK_BYTES, 'chunkBytes', 1);
+    this.#chunkBytes = integerOption(
+      options.chunkBytes ?? (nativeKernel() !== null ? NATIVE_CHUNK_BYTES : DEFAULT_CHUNK_BYTES),
+      'chunkBytes',
+      1,
+    );
     const idleTimeout = integerOption(
       options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
       'idleTimeout',
