@@ -11,10 +11,13 @@
  *   finishF64(s: Float64Array, out: Float64Array, k, start, end) -> count of non-finite results
  *   finishF32(s: Float64Array, c: Float64Array, out: Float32Array, k, start, end, flags: Int32Array)
  *     -> index reached; flags as meanF32's
+ *   meanFiles(fds: number[], offsets: number[], dtypes: number[], out: Float64Array | Float32Array, count,
+ *     flags: Int32Array) -> status (files.h); flags[0] = flagged (float32) or non-finite (float64) count
  */
 #include <node_api.h>
 #include <stdlib.h>
 
+#include "files.h"
 #include "kernel.h"
 
 #define CHECK(call)                                  \
@@ -247,6 +250,58 @@ static napi_value FinishF32(napi_env env, napi_callback_info info) {
   return r;
 }
 
+static napi_value MeanFiles(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return fail(env, "native kernel: meanFiles takes 6 arguments");
+  uint32_t k = 0;
+  bool a1, a2, a3;
+  if (napi_is_array(env, argv[0], &a1) != napi_ok || napi_is_array(env, argv[1], &a2) != napi_ok ||
+      napi_is_array(env, argv[2], &a3) != napi_ok || !a1 || !a2 || !a3 ||
+      napi_get_array_length(env, argv[0], &k) != napi_ok || k == 0) {
+    return fail(env, "native kernel: meanFiles expects arrays of fds, offsets and dtypes");
+  }
+  size_t count;
+  if (!index_arg(env, argv[4], &count)) return fail(env, "native kernel: bad count");
+  int odt;
+  size_t olen;
+  void *out;
+  if (!typed(env, argv[3], &odt, &olen, &out) || (odt != MF_F64 && odt != MF_F32) || olen < count) {
+    return fail(env, "native kernel: bad output array");
+  }
+  int fdt;
+  size_t flen;
+  void *flags;
+  if (!typed(env, argv[5], &fdt, &flen, &flags) || fdt != MF_I32 || flen < 2) {
+    return fail(env, "native kernel: flags must be an Int32Array of 2 or more elements");
+  }
+  mf_file *files = malloc(sizeof(mf_file) * k);
+  if (!files) return fail(env, "native kernel: out of memory");
+  for (uint32_t j = 0; j < k; j++) {
+    napi_value v;
+    int32_t fd, dt;
+    int64_t off;
+    if (napi_get_element(env, argv[0], j, &v) != napi_ok || napi_get_value_int32(env, v, &fd) != napi_ok ||
+        napi_get_element(env, argv[1], j, &v) != napi_ok || napi_get_value_int64(env, v, &off) != napi_ok ||
+        napi_get_element(env, argv[2], j, &v) != napi_ok || napi_get_value_int32(env, v, &dt) != napi_ok ||
+        fd < 0 || off < 0 || dt < 0 || dt > MF_U32) {
+      free(files);
+      return fail(env, "native kernel: bad file, offset or dtype");
+    }
+    files[j].fd = fd;
+    files[j].offset = (uint64_t)off;
+    files[j].dtype = dt;
+  }
+  size_t n = 0;
+  int status = mf_mean_files(files, k, out, odt == MF_F32, count, (int32_t *)flags + 1, flen - 1, &n);
+  free(files);
+  ((int32_t *)flags)[0] = (int32_t)n;
+  napi_value r;
+  CHECK(napi_create_int32(env, status, &r));
+  return r;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"meanF64", NULL, MeanF64, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -254,6 +309,7 @@ NAPI_MODULE_INIT() {
       {"accumulate", NULL, Accumulate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"finishF64", NULL, FinishF64, NULL, NULL, NULL, napi_enumerable, NULL},
       {"finishF32", NULL, FinishF32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"meanFiles", NULL, MeanFiles, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -7,6 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import { readExactly, swapBytes, writeExactly } from '../src/io/npy/range.js';
 import type { FuseFilesResult, FuseFilesTask } from '../src/jobs/protocol.js';
 import { meanRange } from '../src/kernels/mean-range.js';
+import { NATIVE_DTYPE_CODES, type NativeFileExports, nativeKernel } from '../src/kernels/native.js';
 import { DTYPE_CTORS, type FloatArray, type TypedArray } from '../src/tensor/dtype.js';
 
 /**
@@ -38,6 +39,30 @@ function scratchOf(bytes: number): ArrayBuffer {
 }
 
 const align8 = (b: number) => Math.ceil(b / 8) * 8;
+
+/** Flag list of the mapped-file kernel. */
+const flags = new Int32Array(1 + 16384);
+
+/**
+ * The plain mean of the chunk straight from the input files' pages (the native kernel maps them, as numpy's
+ * mmap_mode='r' does: no copy through a read buffer). Returns false, leaving `out` to be overwritten, when
+ * that cannot serve: no native kernel, weights or NaN omission, a byte swap, a dtype it does not read,
+ * files not kept open, or elements the exact scalar finisher must redo (non-finite or flagged results).
+ */
+function mapped(task: FuseFilesTask, fds: readonly number[], out: FloatArray): boolean {
+  const k = nativeKernel() as unknown as NativeFileExports | null;
+  if (k === null || task.params.weights !== null || task.params.nanOmit) return false;
+  const offsets: number[] = [];
+  const codes: number[] = [];
+  for (const [j, x] of task.inputs.entries()) {
+    const code = NATIVE_DTYPE_CODES[x.dtype];
+    if (x.swap || code === undefined || fds[j] < 0) return false;
+    offsets.push(x.offset + task.start * DTYPE_CTORS[x.dtype].BYTES_PER_ELEMENT);
+    codes.push(code);
+  }
+  const status = k.meanFiles(fds, offsets, codes, out, out.length, flags);
+  return status === 0 && flags[0] === 0;
+}
 
 /**
  * Fuses elements `[start, end)` of the task's files into its output file; returns the input bytes read.
@@ -75,25 +100,27 @@ export default function fuseFilesChunk(task: FuseFilesTask): FuseFilesResult {
       return fd;
     });
     let read = 0;
-    for (let s = 0; s < n; s += step) {
-      const m = Math.min(step, n - s);
-      const first = task.start + s;
-      const stepViews = views.map((v, j) => {
-        const size = ctors[j].BYTES_PER_ELEMENT;
-        const bytes = new Uint8Array(v.buffer, v.byteOffset, m * size);
-        const x = task.inputs[j];
-        const fd = inFds[j] >= 0 ? inFds[j] : openSync(x.path, 'r');
-        try {
-          readExactly(fd, bytes, x.offset + first * size, x.path);
-        } finally {
-          if (inFds[j] < 0) closeSync(fd);
-        }
-        if (x.swap) swapBytes(bytes, size);
-        read += m * size;
-        return m === step ? v : v.subarray(0, m);
-      });
-      meanRange(stepViews, out.subarray(s, s + m), 0, m, task.params);
-    }
+    if (mapped(task, inFds, out)) read = n * perElement;
+    else
+      for (let s = 0; s < n; s += step) {
+        const m = Math.min(step, n - s);
+        const first = task.start + s;
+        const stepViews = views.map((v, j) => {
+          const size = ctors[j].BYTES_PER_ELEMENT;
+          const bytes = new Uint8Array(v.buffer, v.byteOffset, m * size);
+          const x = task.inputs[j];
+          const fd = inFds[j] >= 0 ? inFds[j] : openSync(x.path, 'r');
+          try {
+            readExactly(fd, bytes, x.offset + first * size, x.path);
+          } finally {
+            if (inFds[j] < 0) closeSync(fd);
+          }
+          if (x.swap) swapBytes(bytes, size);
+          read += m * size;
+          return m === step ? v : v.subarray(0, m);
+        });
+        meanRange(stepViews, out.subarray(s, s + m), 0, m, task.params);
+      }
     const fd = openSync(task.out.path, 'r+');
     fds.set('\0out', fd);
     writeExactly(

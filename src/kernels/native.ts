@@ -27,6 +27,30 @@ interface NativeExports {
   ): number;
 }
 
+/** The addon's file kernel (native/files.c), for the file job's worker. */
+export interface NativeFileExports {
+  meanFiles(
+    fds: readonly number[],
+    offsets: readonly number[],
+    dtypes: readonly number[],
+    out: Float64Array | Float32Array,
+    count: number,
+    flags: Int32Array,
+  ): number;
+}
+
+/** The addon's element-type codes (native/kernel.h `mf_dtype`), for dtypes it reads. */
+export const NATIVE_DTYPE_CODES: Readonly<Partial<Record<string, number>>> = {
+  float64: 0,
+  float32: 1,
+  int8: 2,
+  uint8: 3,
+  int16: 4,
+  uint16: 5,
+  int32: 6,
+  uint32: 7,
+};
+
 /** Which kernel runs the plain mean, and why. */
 export interface KernelInfo {
   /** `'native'`: the C addon; `'wasm'`: the WebAssembly SIMD kernel. */

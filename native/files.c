@@ -1,0 +1,85 @@
+/*
+ * The plain mean read straight from input files' pages (mmap), as numpy's mmap_mode='r' reads them: no
+ * copy from the page cache into a buffer. Each call maps the byte ranges of one chunk of every input, runs
+ * the batch kernel (mean.c) into the caller's output buffer and unmaps them again, so the mapped pages count
+ * against the process only while the call runs, and no mapped memory is ever visible to JavaScript.
+ *
+ * A file that is shorter than the range (truncated since its header was read) is refused before mapping:
+ * touching a mapping beyond the end of its file would raise SIGBUS.
+ */
+#if defined(__unix__) || defined(__APPLE__)
+#define _DEFAULT_SOURCE /* madvise, MADV_SEQUENTIAL (before any system header) */
+#endif
+
+#include "files.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#define HAVE_MMAP 1
+#endif
+
+#include <stdlib.h>
+
+#ifdef HAVE_MMAP
+static const size_t ITEM[] = {8, 4, 1, 1, 2, 2, 4, 4};
+
+int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t count, int32_t *flags,
+                  size_t cap, size_t *nflag) {
+  long page = sysconf(_SC_PAGESIZE);
+  mf_input *in = malloc(sizeof(mf_input) * k);
+  void **base = calloc(k, sizeof(void *));
+  size_t *len = calloc(k, sizeof(size_t));
+  int status = 0;
+  if (!in || !base || !len) {
+    status = -2;
+    goto done;
+  }
+  for (size_t j = 0; j < k; j++) {
+    size_t size = ITEM[files[j].dtype];
+    size_t bytes = count * size;
+    struct stat st;
+    if (files[j].offset % size != 0 || fstat(files[j].fd, &st) != 0 ||
+        (uint64_t)st.st_size < files[j].offset + bytes) {
+      status = -1; /* the caller reads this chunk with positioned reads instead */
+      goto done;
+    }
+    uint64_t at = files[j].offset & ~(uint64_t)(page - 1);
+    size_t delta = (size_t)(files[j].offset - at);
+    len[j] = bytes + delta;
+    if (len[j] == 0) len[j] = 1;
+    void *p = mmap(NULL, len[j], PROT_READ, MAP_SHARED, files[j].fd, (off_t)at);
+    if (p == MAP_FAILED) {
+      status = -1;
+      goto done;
+    }
+    base[j] = p;
+#ifdef MADV_SEQUENTIAL
+    madvise(p, len[j], MADV_SEQUENTIAL);
+#endif
+    in[j].data = (const char *)p + delta;
+    in[j].dtype = files[j].dtype;
+  }
+  if (out_f32) {
+    size_t reached = mf_mean_f32(in, k, (float *)out, 0, count, flags, cap, nflag);
+    status = reached == count ? 0 : 1; /* 1: more flagged elements than fit; the caller redoes the chunk */
+  } else {
+    *nflag = mf_mean_f64(in, k, (double *)out, 0, count);
+  }
+done:
+  for (size_t j = 0; base && j < k; j++) {
+    if (base[j]) munmap(base[j], len[j]);
+  }
+  free(in);
+  free(base);
+  free(len);
+  return status;
+}
+#else
+int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t count, int32_t *flags,
+                  size_t cap, size_t *nflag) {
+  (void)files, (void)k, (void)out, (void)out_f32, (void)count, (void)flags, (void)cap, (void)nflag;
+  return -1;
+}
+#endif
