@@ -43,7 +43,8 @@ export interface FlowSpec {
   readonly onShard: (index: number, elementsDone: number) => void;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A pause that does not keep the process alive (the poll loop may still be asleep when the job ends). */
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** Runs the flow to its end; resolves with the input bytes read by the completed shards. */
 export async function runFlow(spec: FlowSpec): Promise<number> {
@@ -86,6 +87,17 @@ export async function runFlow(spec: FlowSpec): Promise<number> {
     events = new QueueEvents(spec.queue, { ...options, lastEventId: `${since}-0` });
     events.on('error', () => {});
     await guard(events.waitUntilReady());
+    const poll = async (resolve: () => void, reject: (e: unknown) => void): Promise<void> => {
+      // A safety net for events missed (a stream trimmed under load, a reconnection): ask the parent.
+      while (live) {
+        await sleep(spec.pollInterval);
+        if (node === undefined || !live) continue;
+        const state = await parents.getJobState(jobKey).catch(() => undefined);
+        if (state === 'failed') return reject(await findFailure(queue, ids, shardError));
+        if (state === 'unknown') return reject(new Error(`The fusion's job ${jobKey} vanished from Redis`));
+        if (state !== undefined && state !== 'waiting-children') return resolve();
+      }
+    };
     const settled = new Promise<void>((resolve, reject) => {
       const ev = events as QueueEvents;
       ev.on('progress', ({ jobId, data }) => {
@@ -107,17 +119,8 @@ export async function runFlow(spec: FlowSpec): Promise<number> {
       });
       void poll(resolve, reject);
     });
-    const poll = async (resolve: () => void, reject: (e: unknown) => void): Promise<void> => {
-      // A safety net for events missed (a stream trimmed under load, a reconnection): ask the parent.
-      while (live) {
-        await sleep(spec.pollInterval);
-        if (node === undefined || !live) continue;
-        const state = await parents.getJobState(jobKey).catch(() => undefined);
-        if (state === 'failed') return reject(await findFailure(queue, ids, shardError));
-        if (state === 'unknown') return reject(new Error(`The fusion's job ${jobKey} vanished from Redis`));
-        if (state !== undefined && state !== 'waiting-children') return resolve();
-      }
-    };
+    // It may reject before it is awaited (a shard failing while the flow is still being added).
+    settled.catch(() => {});
     node = await guard(
       flow.add({
         name: PARENT_JOB,
