@@ -112,7 +112,7 @@ export async function runFlow(spec: FlowSpec): Promise<number> {
         spec.onShard(i, spec.shards[i].end - spec.shards[i].start);
         if (completed.size === spec.shards.length) resolve();
       });
-      // QueueEvents reports `failed` once a job has failed for good (retries are reported as `retries`).
+      // QueueEvents reports `failed` once a job has failed for good (a failed attempt that is retried is not).
       ev.on('failed', ({ jobId, failedReason }) => {
         const i = indexOf(jobId);
         if (i !== undefined) reject(shardError(i, failedReason));
