@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuseFilesClusterAsync } from '../src/jobs/cluster/coordinator.js';
 import { fuseFilesAsync } from '../src/jobs/fuseFiles.js';
 import {
+  type Faults,
   type RedisServer,
   startRedis,
   startWorker,
