@@ -61,6 +61,8 @@ export interface RedisWatch {
   readonly ready: Promise<void>;
   /** Rejects with a {@link RedisUnavailableError} once Redis is unreachable for `timeout` ms. */
   readonly lost: Promise<never>;
+  /** True once {@link RedisWatch.lost} has rejected. */
+  isLost(): boolean;
   /** Stops watching (the promises then never settle). */
   stop(): void;
 }
@@ -74,6 +76,7 @@ export function watchRedis(client: Redis, label: string, timeout: number): Redis
   let lostSince: number | undefined = client.status === 'ready' ? undefined : performance.now();
   let lastError: Error | undefined;
   let everReady = client.status === 'ready';
+  let gaveUp = false;
   let resolveReady!: () => void;
   let rejectAll!: (error: unknown) => void;
   const ready = new Promise<void>((resolve) => {
@@ -105,6 +108,7 @@ export function watchRedis(client: Redis, label: string, timeout: number): Redis
     () => {
       if (lostSince === undefined || performance.now() - lostSince < timeout) return;
       stop();
+      gaveUp = true;
       const why = lastError === undefined ? '' : `: ${lastError.message}`;
       const what = everReady ? 'Lost the connection to' : 'Cannot connect to';
       rejectAll(
@@ -120,7 +124,7 @@ export function watchRedis(client: Redis, label: string, timeout: number): Redis
     client.off('end', onDown);
     client.off('error', onError);
   };
-  return { ready: readyOrLost, lost, stop };
+  return { ready: readyOrLost, lost, isLost: () => gaveUp, stop };
 }
 
 /** Runs `close`, but gives up after `ms` (a close during an outage waits for Redis otherwise). */

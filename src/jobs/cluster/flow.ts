@@ -152,7 +152,7 @@ export async function runFlow(spec: FlowSpec): Promise<number> {
     return bytes;
   } catch (error) {
     live = false;
-    if (!(await isLost(watch.lost))) {
+    if (!watch.isLost()) {
       await closeWithin(
         () => cancelShards(client, queue, parents, spec, jobKey, ids),
         spec.cancelGrace + 2000,
@@ -167,17 +167,6 @@ export async function runFlow(spec: FlowSpec): Promise<number> {
       if (c !== undefined) await closeWithin(() => c.close(), 1000);
     client.disconnect();
   }
-}
-
-/** True when `lost` has already rejected (checked without waiting). */
-async function isLost(lost: Promise<never>): Promise<boolean> {
-  return Promise.race([
-    lost.then(
-      () => false,
-      () => true,
-    ),
-    Promise.resolve(false),
-  ]);
 }
 
 /** The shard that failed a failed parent (its `failedReason`), for the poll path. */
