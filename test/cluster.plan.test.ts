@@ -57,7 +57,7 @@ describe('argument errors', () => {
     );
     await expect(bad({ connection: 'http://x' })).rejects.toThrow(/`connection`/);
     await expect(bad({ connection: 'redis://h', queue: 'a:b' })).rejects.toThrow(
-      "Expected `queue` to be a non-empty name without ':', got `a:b` (string)",
+      "Expected `queue` to be a non-empty name without ':', got `'a:b'` (string)",
     );
     await expect(bad({ connection: 'redis://h', shards: 0 })).rejects.toThrow(
       'Expected `shards` to be an integer from 1 and up, got `0` (number)',
