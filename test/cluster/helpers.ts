@@ -2,9 +2,7 @@
  * Real components for the cluster tests: a `redis-server` on a free loopback port (no persistence) and
  * `mean-fusion worker` processes of the built bin. No mocks. Without `redis-server` the tests FAIL.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { writeNpy } from '../../src/io/npy/write.js';
 import { DTYPE_CTORS, type DType, itemSize } from '../../src/tensor/dtype.js';
@@ -12,65 +10,7 @@ import { DTYPE_CTORS, type DType, itemSize } from '../../src/tensor/dtype.js';
 /** The built bin (npm test builds first). */
 export const BIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
-/** A free TCP port on 127.0.0.1 (asked of the OS, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** A running redis-server. */
-export interface RedisServer {
-  readonly url: string;
-  readonly port: number;
-  /** Stops it (SIGTERM, waits for the exit); harmless once stopped. */
-  stop(): Promise<void>;
-}
-
-/**
- * Starts `redis-server --port P --bind 127.0.0.1 --save '' --appendonly no` and waits until it accepts
- * connections. @throws {Error} naming the Debian package when `redis-server` is not installed.
- */
-export async function startRedis(): Promise<RedisServer> {
-  if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error !== undefined) {
-    throw new Error(
-      'redis-server is not installed: the cluster tests need a real Redis (Debian: apt-get install -y redis-server; .ci/run installs it)',
-    );
-  }
-  const port = await freePort();
-  const proc = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes('Ready to accept connections')) resolve();
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', onData);
-    proc.once('exit', (code) =>
-      reject(new Error(`redis-server exited (${code}) before it was ready:\n${log}`)),
-    );
-    setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${log}`)), 10_000).unref();
-  });
-  const exited = once(proc, 'exit');
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
+export { freePort, type RedisServer, startRedis } from '../../bench/redis.js';
 
 /** A running `mean-fusion worker` process. */
 export interface WorkerProcess {
