@@ -4,6 +4,7 @@ import { fuseFilesClusterAsync } from '../src/jobs/cluster/coordinator.js';
 import { decodeWeights, encodeWeights } from '../src/jobs/cluster/protocol.js';
 import { defaultShards, planShards, shardRows } from '../src/jobs/cluster/shards.js';
 import { startClusterWorker } from '../src/jobs/cluster/worker.js';
+import { startRedis } from './cluster/helpers.js';
 
 describe('planShards', () => {
   it('splits rows evenly on row boundaries, covering the tensor in order', () => {
@@ -74,5 +75,19 @@ describe('argument errors', () => {
       'Expected `concurrency` to be an integer from 1 and up, got `0` (number)',
     );
     expect(() => startClusterWorker({ connection: 'redis://h', pool: {} as never })).toThrow(/`pool`/);
+  });
+});
+
+describe('the test setup', () => {
+  it('fails (never skips) with a clear message when redis-server is missing', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      await expect(startRedis()).rejects.toThrow(
+        /^redis-server is not installed: .*apt-get install -y redis-server/,
+      );
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
