@@ -31,7 +31,10 @@ export interface ClusterWorkerOptions {
   threads?: number;
   /** Shards run at once (they share the pool's threads). @default 1 */
   concurrency?: number;
-  /** Memory budget of the shards' chunk buffers, as `fuseFiles`' `memoryLimit`. @default 512 MiB */
+  /**
+   * Memory budget of the chunk buffers of all running shards together (each gets `memoryLimit / concurrency`),
+   * as `fuseFiles`' `memoryLimit`. @default 512 MiB
+   */
   memoryLimit?: number;
   /** BullMQ `lockDuration` (ms): a worker silent for this long is presumed dead and its shard rerun. @default 30000 */
   lockDuration?: number;
@@ -121,7 +124,7 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
     active.set(job.id as string, cancelKey);
     try {
       await injectFaults(options.faults, data, job.attemptsMade, signal);
-      return await runShard(pool, data, memoryLimit, signal, (elementsDone) => {
+      return await runShard(pool, data, Math.floor(memoryLimit / concurrency), signal, (elementsDone) => {
         job.updateProgress({ elementsDone }).catch(() => {});
       });
     } catch (error) {
