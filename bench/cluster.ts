@@ -2,10 +2,11 @@
  * Cluster benchmark (`npm run bench:cluster`): k .npy inputs of SIZE MiB each (float64), fused by local
  * `fuseFiles` and by `fuseFilesCluster` with 1, 2 and 4 `mean-fusion worker` processes on a throwaway
  * loopback redis-server, interleaved in one run (medians of --runs). Reports the cluster path's overhead
- * over local `fuseFiles` and the time per shard hand-off (a job of many one-row shards on 1 worker, minus
- * the same job run locally, divided by the shard count). The files are deleted afterwards.
+ * over local `fuseFiles` and the time per shard hand-off: a job of many one-row shards on the first worker
+ * set (1 worker by default), minus the same job run locally, divided by the shard count. Each worker set
+ * has its own queue and is warmed by one untimed job, as the local pool is. The files are deleted afterwards.
  *
- * The local job runs on a warm pool, as the workers do. Usage: node dist/bench/cluster.js [--size-mb 256] [--k 8] [--runs 3] [--workers 1,2,4] [--threads N]
+ * Usage: node dist/bench/cluster.js [--size-mb 256] [--k 8] [--runs 3] [--workers 1,2,4] [--threads N]
  *   [--shards N] [--handoff-shards 200] [--dir DIR]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fuseFilesClusterAsync } from '../src/jobs/cluster/coordinator.js';
+import { WORKER_IDLE_TIMEOUT } from '../src/jobs/cluster/worker.js';
 import { fuseFilesAsync } from '../src/jobs/fuseFiles.js';
 import { FusionPool } from '../src/pool/FusionPool.js';
 import { startRedis } from './redis.js';
@@ -23,12 +25,21 @@ const COLS = 4096;
 const BIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 /** Starts `count` worker processes and waits until each takes shards. */
-async function startWorkers(url: string, count: number, threads: number): Promise<ChildProcess[]> {
+async function startWorkers(
+  url: string,
+  count: number,
+  threads: number,
+  queue: string,
+): Promise<ChildProcess[]> {
   return Promise.all(
     Array.from({ length: count }, async () => {
-      const proc = spawn(process.execPath, [BIN, 'worker', '--cluster', url, '--threads', String(threads)], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const proc = spawn(
+        process.execPath,
+        [BIN, 'worker', '--cluster', url, '--queue', queue, '--threads', String(threads)],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
       let log = '';
       await new Promise<void>((resolve, reject) => {
         proc.stderr?.on('data', (c: Buffer) => {
@@ -84,7 +95,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(values.dir ?? tmpdir(), 'mean-fusion-cluster-'));
   const redis = await startRedis();
   // The local job gets a warm pool, as each worker process has: only the cluster path's cost differs.
-  const pool = new FusionPool({ threads });
+  const pool = new FusionPool({ threads, idleTimeout: WORKER_IDLE_TIMEOUT });
   try {
     const rows = Math.max(1, Math.floor((sizeMiB * 2 ** 20) / (COLS * 8)));
     const inputs = Array.from({ length: k }, (_, j) => join(dir, `in-${j}.npy`));
@@ -102,30 +113,31 @@ async function main(): Promise<void> {
         `workers ${counts.join(', ')} × ${threads} threads vs local fuseFiles with ${threads} threads; ` +
         `${availableParallelism()} cores; Node ${process.version}; Redis on loopback; files in ${dir}`,
     );
-    await fuseFilesAsync(inputs, out, { pool, overwrite: true }); // warm-up: threads and page cache
-    for (let r = 0; r < runs; r++) {
-      // Interleaved, so a noisy neighbour on the shared machine hits every contender alike.
-      results.local.push(await time(() => fuseFilesAsync(inputs, out, { pool, overwrite: true })));
-      for (const w of counts) {
-        const procs = await startWorkers(redis.url, w, threads);
-        try {
+    // Every worker set on a queue of its own, started once and warmed by one untimed job, as the local
+    // pool is: the timed runs then interleave (a noisy neighbour on the shared machine hits all alike).
+    const sets = new Map<number, ChildProcess[]>();
+    const queueOf = (w: number) => `bench-w${w}`;
+    try {
+      for (const w of counts) sets.set(w, await startWorkers(redis.url, w, threads, queueOf(w)));
+      await fuseFilesAsync(inputs, out, { pool, overwrite: true });
+      for (const w of counts) await fuseFilesClusterAsync(inputs, out, { ...cluster, queue: queueOf(w) });
+      for (let r = 0; r < runs; r++) {
+        results.local.push(await time(() => fuseFilesAsync(inputs, out, { pool, overwrite: true })));
+        for (const w of counts) {
+          const opts = { ...cluster, queue: queueOf(w) };
           results[`w${w}`].push(
             await time(async () => {
-              shardCount = (await fuseFilesClusterAsync(inputs, out, cluster)).shards;
+              shardCount = (await fuseFilesClusterAsync(inputs, out, opts)).shards;
             }),
           );
-          if (w === 1) {
-            const tinyOut = join(dir, 'tiny-out.npy');
-            const opts = { ...cluster, shards: handoffShards };
-            results.handoff.push(await time(() => fuseFilesClusterAsync(tiny, tinyOut, opts)));
-            results.handoffLocal.push(
-              await time(() => fuseFilesAsync(tiny, tinyOut, { pool, overwrite: true })),
-            );
-          }
-        } finally {
-          await stopWorkers(procs);
         }
+        const tinyOut = join(dir, 'tiny-out.npy');
+        const opts = { ...cluster, queue: queueOf(counts[0]), shards: handoffShards };
+        results.handoff.push(await time(() => fuseFilesClusterAsync(tiny, tinyOut, opts)));
+        results.handoffLocal.push(await time(() => fuseFilesAsync(tiny, tinyOut, { pool, overwrite: true })));
       }
+    } finally {
+      for (const procs of sets.values()) await stopWorkers(procs);
     }
     const local = median(results.local);
     const rowOf = (name: string, m: number[]) => [
@@ -149,7 +161,7 @@ async function main(): Promise<void> {
     );
     const perShard = (median(results.handoff) - median(results.handoffLocal)) / handoffShards;
     console.log(
-      `\nshard hand-off: ${(perShard * 1000).toFixed(2)} ms per shard (${handoffShards} one-row shards on 1 worker: ` +
+      `\nshard hand-off: ${(perShard * 1000).toFixed(2)} ms per shard (${handoffShards} one-row shards on ${counts[0]} worker(s): ` +
         `${median(results.handoff).toFixed(3)} s, the same job locally ${median(results.handoffLocal).toFixed(3)} s)`,
     );
   } finally {

@@ -70,6 +70,12 @@ export interface ClusterWorker {
 const CANCELLED = 'The fusion was cancelled by its coordinator';
 
 /**
+ * Idle threads of a worker's own pool live this long (ms): a worker between shards keeps its warm threads
+ * (a new thread loads the kernel again, tens of ms), but gives them back after a minute without work.
+ */
+export const WORKER_IDLE_TIMEOUT = 60_000;
+
+/**
  * Starts a worker that takes shard jobs of {@link fuseFilesCluster} from Redis and runs them on a local
  * `FusionPool`, reading and writing the paths in the jobs (shared storage). Long-running: it reconnects
  * to Redis by itself after an outage. Shards are retried by BullMQ per the coordinator's `attempts`.
@@ -107,7 +113,7 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
   const maxStalledCount = opt('maxStalledCount', 1, 0);
   const cancelPollInterval = opt('cancelPollInterval', 250);
   const log = options.onLog ?? (() => {});
-  const pool = options.pool ?? new FusionPool({ threads });
+  const pool = options.pool ?? new FusionPool({ threads, idleTimeout: WORKER_IDLE_TIMEOUT });
   const client = openRedis(connection, 'mean-fusion-worker');
   /** Running shard job id → its fusion's cancel key. */
   const active = new Map<string, string>();
