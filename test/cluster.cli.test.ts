@@ -116,7 +116,8 @@ describe('mean-fusion --cluster (built bin)', () => {
     const a = await cli(...inputs, '-o', 'u.npy', '--cluster', redis.url, '--threads', '2');
     expect(a).toMatchObject({
       code: 2,
-      stderr: 'mean-fusion: --threads is a worker option with --cluster (mean-fusion worker --threads …)\n',
+      stderr:
+        'mean-fusion: --threads does not apply with --cluster: the workers set their own threads and memory (mean-fusion worker --threads N --memory-limit SIZE)\n',
     });
     const b = await cli(...inputs, '-o', 'u.npy', '--shards', '2');
     expect(b).toMatchObject({ code: 2, stderr: 'mean-fusion: --shards needs --cluster\n' });

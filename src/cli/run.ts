@@ -97,7 +97,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     io.stderr.write(
       config.cluster === undefined
         ? `mean-fusion: ${misplaced} needs --cluster\n`
-        : `mean-fusion: ${misplaced} is a worker option with --cluster (mean-fusion worker ${misplaced} …)\n`,
+        : `mean-fusion: ${misplaced} does not apply with --cluster: the workers set their own threads and memory (mean-fusion worker --threads N --memory-limit SIZE)\n`,
     );
     return EXIT.usage;
   }
