@@ -39,7 +39,7 @@ function createWorkerProgram(version: string, io: CliIO): Command {
       'ms between checks for shards of dead workers (default: 30000)',
       positiveInteger,
     )
-    .option('--quiet', 'print nothing but errors')
+    .option('--quiet', 'print errors only (not a line per shard)')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -73,7 +73,9 @@ export async function runWorker(argv: readonly string[], version: string, io: Cl
       memoryLimit: o.memoryLimit,
       lockDuration: o.lockDuration,
       stalledInterval: o.stalledInterval,
-      onLog: say,
+      onLog: (line) => {
+        if (o.quiet !== true || !/ done in /.test(line)) say(line);
+      },
       // TEST ONLY (see src/jobs/cluster/faults.ts): never set in production.
       faults: faultsFromEnv(process.env.MEAN_FUSION_TEST_FAULTS),
     });

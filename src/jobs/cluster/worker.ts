@@ -46,7 +46,7 @@ export interface ClusterWorkerOptions {
   cancelPollInterval?: number;
   /** Run shards on this pool (left open) instead of one created, and closed, by the worker. */
   pool?: FusionPool;
-  /** Called with one line per notable event (shard failed, Redis error); nothing by default. */
+  /** Called with one line per event (shard done, shard failed, Redis error); nothing by default. */
   onLog?: (line: string) => void;
   /** TEST ONLY: injected faults (see faults.ts). */
   faults?: ShardFaults;
@@ -160,6 +160,10 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
   });
   worker.on('failed', (job, error) => {
     if (job !== undefined) log(`shard ${job.data.shard} of fusion ${job.data.job} failed: ${error.message}`);
+  });
+  worker.on('completed', (job) => {
+    const seconds = ((job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())) / 1000;
+    log(`shard ${job.data.shard} of fusion ${job.data.job} done in ${seconds.toFixed(3)} s`);
   });
   let polling = false;
   const timer = setInterval(() => {
