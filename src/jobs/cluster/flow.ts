@@ -94,7 +94,10 @@ export async function runFlow(spec: FlowSpec): Promise<number> {
         if (node === undefined || !live) continue;
         const state = await parents.getJobState(jobKey).catch(() => undefined);
         if (state === 'failed') return reject(await findFailure(queue, ids, shardError));
-        if (state === 'unknown') return reject(new Error(`The fusion's job ${jobKey} vanished from Redis`));
+        if (state === 'unknown') {
+          const why = 'was Redis restarted without persistence, or its keys removed?';
+          return reject(new Error(`The fusion's job ${jobKey} vanished from Redis (${why})`));
+        }
         if (state !== undefined && state !== 'waiting-children') return resolve();
       }
     };
