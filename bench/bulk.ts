@@ -8,14 +8,13 @@
  * Usage: node dist/bench/bulk.js [--size-mb 256] [--k 8] [--runs 3] [--threads N] [--dir DIR]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createNpyFile } from '../src/io/npy/write.js';
 import { fuseFilesAsync } from '../src/jobs/fuseFiles.js';
 import { DTYPE_CTORS, type FloatDType } from '../src/tensor/dtype.js';
-import { benchArgs, hasNumpy, median, printTable, runPython } from './util.js';
+import { benchArgs, generateNpy, hasNumpy, median, printTable, runPython } from './util.js';
 
 const COLS = 4096;
 /** Per-task chunk budget, as fuseFiles' default (MAX_CHUNK_BYTES). */
@@ -75,25 +74,7 @@ function runChild(cfg: ChildConfig): Measure {
   return JSON.parse(r.stdout) as Measure;
 }
 
-/** Writes one (rows, COLS) .npy of uniform random values chunk by chunk (little memory). */
-async function generate(path: string, dtype: FloatDType, rows: number): Promise<void> {
-  const writer = await createNpyFile(path, dtype, [rows, COLS], { overwrite: true });
-  const fh = await open(writer.tempPath, 'r+');
-  try {
-    const Ctor = DTYPE_CTORS[dtype];
-    const rowsPerChunk = 256;
-    const buf = new Ctor(rowsPerChunk * COLS);
-    for (let r = 0; r < rows; r += rowsPerChunk) {
-      const n = Math.min(rowsPerChunk, rows - r) * COLS;
-      for (let i = 0; i < n; i++) buf[i] = Math.random() * 2 - 1;
-      const bytes = new Uint8Array(buf.buffer, 0, n * Ctor.BYTES_PER_ELEMENT);
-      await fh.write(bytes, 0, bytes.length, writer.dataOffset + r * COLS * Ctor.BYTES_PER_ELEMENT);
-    }
-  } finally {
-    await fh.close();
-  }
-  await writer.commit();
-}
+const generate = (path: string, dtype: FloatDType, rows: number) => generateNpy(path, dtype, rows, COLS);
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 

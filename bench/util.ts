@@ -1,9 +1,12 @@
 /** Small shared helpers of the benchmarks: timing medians, numpy child processes, table printing. */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { createNpyFile } from '../src/io/npy/write.js';
+import { DTYPE_CTORS, type FloatDType } from '../src/tensor/dtype.js';
 
 /** Median of a list of numbers. */
 export function median(values: readonly number[]): number {
@@ -140,4 +143,29 @@ export function benchArgs<O extends BenchOptions>(
   }
   delete values.help;
   return values as ReturnType<typeof parseArgs<{ options: O }>>['values'];
+}
+
+/** Writes one (rows, cols) .npy of uniform random values in [-1, 1) chunk by chunk (little memory). */
+export async function generateNpy(
+  path: string,
+  dtype: FloatDType,
+  rows: number,
+  cols: number,
+): Promise<void> {
+  const writer = await createNpyFile(path, dtype, [rows, cols], { overwrite: true });
+  const fh = await open(writer.tempPath, 'r+');
+  try {
+    const Ctor = DTYPE_CTORS[dtype];
+    const rowsPerChunk = 256;
+    const buf = new Ctor(rowsPerChunk * cols);
+    for (let r = 0; r < rows; r += rowsPerChunk) {
+      const n = Math.min(rowsPerChunk, rows - r) * cols;
+      for (let i = 0; i < n; i++) buf[i] = Math.random() * 2 - 1;
+      const bytes = new Uint8Array(buf.buffer, 0, n * Ctor.BYTES_PER_ELEMENT);
+      await fh.write(bytes, 0, bytes.length, writer.dataOffset + r * cols * Ctor.BYTES_PER_ELEMENT);
+    }
+  } finally {
+    await fh.close();
+  }
+  await writer.commit();
 }

@@ -21,6 +21,19 @@ export type { MeanFusionOptions, NanPolicy } from './fusion/options.js';
 export { encodeNpyHeader, type NpyHeader, parseNpyHeader } from './io/npy/header.js';
 export { readNpy, readNpyHeader, readNpyRows } from './io/npy/read.js';
 export { createNpyFile, type NpyFileWriter, type NpyWriteOptions, writeNpy } from './io/npy/write.js';
+export type { RedisConnection } from './jobs/cluster/connection.js';
+export {
+  type FuseFilesClusterOptions,
+  type FuseFilesClusterProgress,
+  type FuseFilesClusterSummary,
+  fuseFilesCluster,
+  fuseFilesClusterAsync,
+} from './jobs/cluster/coordinator.js';
+export { RedisUnavailableError, ShardError } from './jobs/cluster/errors.js';
+export type { ClusterBackoff } from './jobs/cluster/flow.js';
+export { DEFAULT_QUEUE } from './jobs/cluster/protocol.js';
+export { DEFAULT_SHARD_BYTES } from './jobs/cluster/shards.js';
+export { type ClusterWorker, type ClusterWorkerOptions, startClusterWorker } from './jobs/cluster/worker.js';
 export {
   DEFAULT_MEMORY_LIMIT,
   type FuseFilesOptions,

@@ -18,9 +18,14 @@ export interface CliConfig {
   readonly progress?: boolean;
   readonly json: boolean;
   readonly debug: boolean;
+  /** `--cluster`: the Redis URL of a BullMQ cluster of `mean-fusion worker` processes. */
+  readonly cluster?: string;
+  readonly queue?: string;
+  readonly shards?: number;
+  readonly attempts?: number;
 }
 
-function positiveInteger(text: string): number {
+export function positiveInteger(text: string): number {
   const n = Number(text);
   if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
     throw new InvalidArgumentError('Expected an integer from 1 and up.');
@@ -28,12 +33,19 @@ function positiveInteger(text: string): number {
   return n;
 }
 
-function size(text: string): number {
+export function size(text: string): number {
   const n = parseSize(text);
   if (n === undefined) {
     throw new InvalidArgumentError('Expected a size such as 512MB, 1GiB or 1048576 (bytes).');
   }
   return n;
+}
+
+export function redisUrl(text: string): string {
+  if (!/^rediss?:\/\/\S+$/.test(text)) {
+    throw new InvalidArgumentError('Expected a Redis URL such as redis://127.0.0.1:6379.');
+  }
+  return text;
 }
 
 function weightList(text: string): number[] {
@@ -88,6 +100,18 @@ export function createProgram(
     .option('--no-progress', 'never show a progress bar')
     .option('--json', 'print one JSON summary line on stdout')
     .option('--debug', 'print stack traces of errors')
+    .option('--cluster <url>', 'run as shards on `mean-fusion worker` processes sharing this Redis', redisUrl)
+    .option('--queue <name>', 'with --cluster: the BullMQ queue of the workers (default: mean-fusion)')
+    .option('--shards <n>', 'with --cluster: shards of the job (default: one per 256 MiB)', positiveInteger)
+    .option(
+      '--attempts <n>',
+      'with --cluster: attempts per shard before the job fails (default: 3)',
+      positiveInteger,
+    )
+    .addHelpText(
+      'after',
+      '\nWorkers: mean-fusion worker --cluster <url> [--threads N] [--concurrency N] (see mean-fusion worker --help)',
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (s) => out.writeOut(s),
@@ -114,5 +138,9 @@ export function configOf(program: Command): CliConfig {
     progress: o.progress,
     json: o.json === true,
     debug: o.debug === true,
+    cluster: o.cluster,
+    queue: o.queue,
+    shards: o.shards,
+    attempts: o.attempts,
   };
 }

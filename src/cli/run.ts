@@ -6,10 +6,12 @@ import { readFileSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import { CommanderError } from 'commander';
 import { MeanFusionError } from '../errors.js';
-import { fuseFilesAsync } from '../jobs/fuseFiles.js';
+import { fuseFilesClusterAsync } from '../jobs/cluster/coordinator.js';
+import { type FuseFilesProgress, fuseFilesAsync } from '../jobs/fuseFiles.js';
 import { formatShape } from '../tensor/shape.js';
 import { configOf, createProgram } from './program.js';
 import { formatBytes } from './size.js';
+import { runWorker } from './worker.js';
 
 /** Where the command writes; the process's streams in main.ts, buffers in tests. */
 export interface CliIO {
@@ -46,7 +48,22 @@ const FLAGS: readonly [RegExp, string][] = [
   [/`dtype`/g, '--dtype'],
   [/`stacked: true`/g, '--stacked'],
   [/`output`/g, '--output'],
+  [/`shards`/g, '--shards'],
+  [/`attempts`/g, '--attempts'],
+  [/`queue`/g, '--queue'],
 ];
+
+/** Flags of the local job that mean nothing to a cluster coordinator (the workers set them). */
+const LOCAL_ONLY = [
+  ['threads', '--threads'],
+  ['chunkRows', '--chunk-rows'],
+  ['memoryLimit', '--memory-limit'],
+] as const;
+const CLUSTER_ONLY = [
+  ['queue', '--queue'],
+  ['shards', '--shards'],
+  ['attempts', '--attempts'],
+] as const;
 
 function cliMessage(error: unknown): string {
   let text = error instanceof Error ? error.message : String(error);
@@ -60,6 +77,7 @@ function cliMessage(error: unknown): string {
  * @returns The exit code: {@link EXIT}.
  */
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  if (argv[0] === 'worker') return runWorker(argv.slice(1), version(), io);
   const program = createProgram(version(), {
     writeOut: (s) => io.stdout.write(s),
     writeErr: (s) => io.stderr.write(s),
@@ -71,6 +89,18 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     throw error;
   }
   const config = configOf(program);
+  const misplaced =
+    config.cluster === undefined
+      ? CLUSTER_ONLY.find(([key]) => config[key] !== undefined)?.[1]
+      : LOCAL_ONLY.find(([key]) => config[key] !== undefined)?.[1];
+  if (misplaced !== undefined) {
+    io.stderr.write(
+      config.cluster === undefined
+        ? `mean-fusion: ${misplaced} needs --cluster\n`
+        : `mean-fusion: ${misplaced} does not apply with --cluster: the workers set their own threads and memory (mean-fusion worker --threads N --memory-limit SIZE)\n`,
+    );
+    return EXIT.usage;
+  }
   const showBar = config.progress !== false && io.stderr.isTTY === true;
   const bar = showBar
     ? new SingleBar({
@@ -82,30 +112,48 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     : undefined;
   let started = false;
   try {
-    const summary = await fuseFilesAsync(
-      config.inputs,
-      config.output,
-      {
-        weights: config.weights,
-        nan: config.nan,
-        dtype: config.dtype,
-        stacked: config.stacked,
-        threads: config.threads,
-        chunkRows: config.chunkRows,
-        memoryLimit: config.memoryLimit,
-        overwrite: config.force,
-        signal: io.signal,
-      },
-      (p) => {
-        if (bar === undefined) return;
-        const rate = `${formatBytes(p.bytesRead / Math.max(p.elapsed, 1e-9))}/s`;
-        if (!started) {
-          bar.start(p.rows, 0, { rate });
-          started = true;
-        }
-        bar.update(p.rowsDone, { rate });
-      },
-    );
+    const onProgress = (p: FuseFilesProgress) => {
+      if (bar === undefined) return;
+      const rate = `${formatBytes(p.bytesRead / Math.max(p.elapsed, 1e-9))}/s`;
+      if (!started) {
+        bar.start(p.rows, 0, { rate });
+        started = true;
+      }
+      bar.update(p.rowsDone, { rate });
+    };
+    const common = {
+      weights: config.weights,
+      nan: config.nan,
+      dtype: config.dtype,
+      stacked: config.stacked,
+      overwrite: config.force,
+      signal: io.signal,
+    };
+    const summary =
+      config.cluster === undefined
+        ? await fuseFilesAsync(
+            config.inputs,
+            config.output,
+            {
+              ...common,
+              threads: config.threads,
+              chunkRows: config.chunkRows,
+              memoryLimit: config.memoryLimit,
+            },
+            onProgress,
+          )
+        : await fuseFilesClusterAsync(
+            config.inputs,
+            config.output,
+            {
+              ...common,
+              connection: config.cluster,
+              queue: config.queue,
+              shards: config.shards,
+              attempts: config.attempts,
+            },
+            onProgress,
+          );
     bar?.stop();
     if (config.json) {
       io.stdout.write(
@@ -117,6 +165,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
           bytes: summary.bytesRead,
           bytesWritten: summary.bytesWritten,
           seconds: Number(summary.seconds.toFixed(6)),
+          ...('shards' in summary ? { shards: summary.shards } : {}),
         })}\n`,
       );
     } else {

@@ -10,33 +10,19 @@
 
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
-import { Observable, type Subscription } from 'rxjs';
-import { describe, EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
-import { type MeanFusionOptions, resolveOptions } from '../fusion/options.js';
-import { resultDType } from '../fusion/validate.js';
-import type { NpyHeader } from '../io/npy/header.js';
-import { readNpyHeader } from '../io/npy/read.js';
-import { createNpyFile, type NpyFileWriter } from '../io/npy/write.js';
-import type { MeanKernelParams } from '../kernels/params.js';
-import { ChunkError } from '../pool/errors.js';
+import { Observable } from 'rxjs';
+import { describe, OptionError } from '../errors.js';
+import type { MeanFusionOptions } from '../fusion/options.js';
+import { createNpyFile } from '../io/npy/write.js';
 import { FusionPool } from '../pool/FusionPool.js';
 import { linkSignal } from '../pool/linked-signal.js';
-import { planChunks, type RowRange } from '../pool/plan.js';
-import { runChunks$ } from '../pool/run-chunks.js';
-import { workerPath } from '../pool/worker-path.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
-import { formatShape, rowCount, rowSize, sameShape, shapeSize } from '../tensor/shape.js';
-import type { FileSlice, FuseFilesResult, FuseFilesTask } from './protocol.js';
+import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
+import { integer, planFiles, planRanges } from './plan-files.js';
+import { runFileChunks } from './run-file-chunks.js';
 
 /** Default `memoryLimit`: 512 MiB. */
 export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
-
-/**
- * Largest chunk task (input bytes read plus output bytes written) when the memory limit allows it: 16 MiB.
- * Big enough that a chunk's syscalls and thread hand-off cost next to nothing; small enough that an aborted
- * chunk (whose thread is terminated) wastes little and that 2 threads get many chunks of a 2 GB job.
- */
-export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 
 /** Options of {@link fuseFiles}: those of `meanFusion` (without `out`) plus the job's own. */
 export interface FuseFilesOptions extends Omit<MeanFusionOptions, 'out'> {
@@ -102,119 +88,6 @@ export interface FuseFilesSummary {
   readonly seconds: number;
 }
 
-/** A validated job: where the k tensors are, the output's shape and dtype, the kernel parameters. */
-interface FilesPlan {
-  readonly slices: readonly FileSlice[];
-  readonly shape: readonly number[];
-  readonly dtype: FloatDType;
-  readonly params: MeanKernelParams;
-}
-
-function integer(value: unknown, name: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new OptionError(`Expected \`${name}\` to be an integer from ${min} and up, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** Reads every header and checks inputs, shapes and options, as `planFusion` does for in-memory tensors. */
-async function planFiles(inputs: unknown, options: FuseFilesOptions): Promise<FilesPlan> {
-  const paths = typeof inputs === 'string' ? [inputs] : inputs;
-  if (!Array.isArray(paths)) {
-    throw new OptionError(`Expected \`inputs\` to be an array of .npy paths, got ${describe(inputs)}`);
-  }
-  paths.forEach((p, i) => {
-    if (typeof p !== 'string' || p === '') {
-      throw new OptionError(`Expected \`inputs[${i}]\` to be a .npy file path, got ${describe(p)}`);
-    }
-  });
-  if (paths.length === 0) {
-    throw new EmptyInputError('Expected `inputs` to name at least one .npy file, got an empty array');
-  }
-  const headers: NpyHeader[] = [];
-  for (const p of paths as string[]) headers.push(await readNpyHeader(p));
-  let slices: FileSlice[];
-  let shape: readonly number[];
-  if (options.stacked === true) {
-    if (headers.length !== 1) {
-      throw new OptionError(
-        `Expected one stacked .npy file with \`stacked: true\`, got ${headers.length} files`,
-      );
-    }
-    const h = headers[0];
-    if (h.shape.length === 0 || h.shape[0] === 0) {
-      throw new EmptyInputError(
-        `${h.file} has shape ${formatShape(h.shape)}: a stacked file needs a first axis of length k ≥ 1`,
-      );
-    }
-    shape = Object.freeze(h.shape.slice(1));
-    const bytes = shapeSize(shape) * h.itemSize;
-    slices = Array.from({ length: h.shape[0] }, (_, j) => ({
-      path: h.file,
-      offset: h.dataOffset + j * bytes,
-      dtype: h.dtype,
-      swap: h.swap,
-    }));
-  } else {
-    shape = headers[0].shape;
-    headers.forEach((h, i) => {
-      if (!sameShape(h.shape, shape)) {
-        throw new ShapeMismatchError(
-          `${h.file} (inputs[${i}]) has shape ${formatShape(h.shape)} but ${headers[0].file} (inputs[0]) has shape ${formatShape(shape)}; all inputs must share one shape`,
-        );
-      }
-    });
-    slices = headers.map((h) => ({ path: h.file, offset: h.dataOffset, dtype: h.dtype, swap: h.swap }));
-  }
-  const resolved = resolveOptions(options, slices.length);
-  return {
-    slices,
-    shape,
-    dtype: resolved.dtype ?? resultDType(slices),
-    params: { weights: resolved.weights, nanOmit: resolved.nanOmit },
-  };
-}
-
-/** Element ranges `[start, end)` of one tensor, each a task. */
-function planRanges(
-  plan: FilesPlan,
-  threads: number,
-  memoryLimit: number,
-  chunkRows: number | undefined,
-): RowRange[] {
-  const rows = rowCount(plan.shape);
-  const width = rowSize(plan.shape);
-  const elements = shapeSize(plan.shape);
-  if (elements === 0) return [];
-  const bytesPerElement = plan.slices.reduce((s, x) => s + itemSize(x.dtype), itemSize(plan.dtype));
-  const perTask = Math.min(MAX_CHUNK_BYTES, Math.floor(memoryLimit / 2 / threads));
-  if (perTask < bytesPerElement) {
-    throw new OptionError(
-      `\`memoryLimit\` ${memoryLimit} is too small: ${threads} thread(s) need at least ${2 * threads * bytesPerElement} bytes`,
-    );
-  }
-  const rowBytes = width * bytesPerElement;
-  if (chunkRows !== undefined) {
-    if (chunkRows * rowBytes * threads > memoryLimit / 2) {
-      throw new OptionError(
-        `\`chunkRows\` ${chunkRows} needs ${chunkRows * rowBytes} bytes per chunk; with ${threads} thread(s) that exceeds half of \`memoryLimit\` (${memoryLimit} bytes)`,
-      );
-    }
-    return planChunks(rows, rowBytes, { chunkRows, threads }).map((c) => ({
-      start: c.start * width,
-      end: c.end * width,
-    }));
-  }
-  if (rowBytes <= perTask) {
-    return planChunks(rows, rowBytes, { chunkBytes: perTask, threads }).map((c) => ({
-      start: c.start * width,
-      end: c.end * width,
-    }));
-  }
-  // One row is over the budget: split the flat elements instead (C order makes them contiguous).
-  return planChunks(elements, bytesPerElement, { chunkBytes: perTask, threads });
-}
-
 /** Runs a whole job; reports progress through `onProgress`; removes the temporary file on any failure. */
 async function runJob(
   inputs: string[] | string,
@@ -262,10 +135,16 @@ async function runJob(
   const rows = rowCount(plan.shape);
   const bytesTotal = shapeSize(plan.shape) * inputBytesPerElement;
   try {
-    const bytesRead = await runChunks(
+    const job = {
+      inputs: plan.slices,
+      out: { path: writer.tempPath, offset: writer.dataOffset, dtype: plan.dtype },
+      params: plan.params,
+      rows,
+      width,
+    };
+    const bytesRead = await runFileChunks(
       ownPool ?? (pool as FusionPool),
-      plan,
-      writer,
+      job,
       ranges,
       threads,
       signal,
@@ -295,62 +174,6 @@ async function runJob(
   } finally {
     await ownPool?.close();
   }
-}
-
-/** Sends every range to the pool through `runChunks$`; resolves with the bytes read once all are written. */
-function runChunks(
-  pool: FusionPool,
-  plan: FilesPlan,
-  writer: NpyFileWriter,
-  ranges: readonly RowRange[],
-  concurrency: number,
-  signal: AbortSignal | undefined,
-  onChunk: (elementsDone: number, bytesRead: number) => void,
-): Promise<number> {
-  if (ranges.length === 0) return Promise.resolve(0);
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  const filename = workerPath('fuse-files-entry.cjs');
-  const out = { path: writer.tempPath, offset: writer.dataOffset, dtype: plan.dtype };
-  const rows = rowCount(plan.shape);
-  const width = Math.max(rowSize(plan.shape), 1);
-  const run = (range: RowRange, taskSignal: AbortSignal) => {
-    const task: FuseFilesTask = {
-      inputs: plan.slices,
-      out,
-      start: range.start,
-      end: range.end,
-      params: plan.params,
-    };
-    return pool.runTask<FuseFilesResult>(task, { filename, signal: taskSignal }).catch((error: unknown) => {
-      if (taskSignal.aborted) throw error;
-      throw new ChunkError(Math.floor(range.start / width), Math.ceil(range.end / width), rows, error);
-    });
-  };
-  return new Promise<number>((resolve, reject) => {
-    let done = 0;
-    let read = 0;
-    let subscription: Subscription | undefined;
-    const onAbort = () => {
-      subscription?.unsubscribe();
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    subscription = runChunks$(ranges, run, concurrency).subscribe({
-      next: ({ chunk, result }) => {
-        done += chunk.end - chunk.start;
-        read += result;
-        onChunk(done, read);
-      },
-      error: (error: unknown) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-      complete: () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(read);
-      },
-    });
-  });
 }
 
 /**

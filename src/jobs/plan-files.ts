@@ -1,0 +1,153 @@
+/**
+ * Planning of an out-of-core file fusion, shared by the local job (`fuseFiles`) and the cluster job
+ * (`fuseFilesCluster` and its workers): read and validate the `.npy` headers, then split element ranges of
+ * the output into chunk tasks sized for a memory budget.
+ */
+import { describe, EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
+import { type MeanFusionOptions, resolveOptions } from '../fusion/options.js';
+import { resultDType } from '../fusion/validate.js';
+import type { NpyHeader } from '../io/npy/header.js';
+import { readNpyHeader } from '../io/npy/read.js';
+import type { MeanKernelParams } from '../kernels/params.js';
+import { planChunks, type RowRange } from '../pool/plan.js';
+import { type FloatDType, itemSize } from '../tensor/dtype.js';
+import { formatShape, rowCount, rowSize, sameShape, shapeSize } from '../tensor/shape.js';
+import type { FileSlice } from './protocol.js';
+
+/**
+ * Largest chunk task (input bytes read plus output bytes written) when the memory limit allows it: 16 MiB.
+ * Big enough that a chunk's syscalls and thread hand-off cost next to nothing; small enough that an aborted
+ * chunk (whose thread is terminated) wastes little and that 2 threads get many chunks of a 2 GB job.
+ */
+export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** A validated job: where the k tensors are, the output's shape and dtype, the kernel parameters. */
+export interface FilesPlan {
+  readonly slices: readonly FileSlice[];
+  readonly shape: readonly number[];
+  readonly dtype: FloatDType;
+  readonly params: MeanKernelParams;
+}
+
+/** What {@link planFiles} reads of the options: those of `meanFusion` plus `stacked`. */
+export interface PlanFilesOptions extends Omit<MeanFusionOptions, 'out'> {
+  readonly stacked?: boolean;
+}
+
+/** Checks an integer option: `Expected \`name\` to be an integer from min and up, got …`. */
+export function integer(value: unknown, name: string, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new OptionError(`Expected \`${name}\` to be an integer from ${min} and up, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Reads every header and checks inputs, shapes and options, as `planFusion` does for in-memory tensors.
+ *
+ * @throws {OptionError} for bad paths or options; {@link EmptyInputError}, {@link ShapeMismatchError},
+ *   `NpyFormatError` and Node's file system errors as listed on `fuseFiles`.
+ */
+export async function planFiles(inputs: unknown, options: PlanFilesOptions): Promise<FilesPlan> {
+  const paths = typeof inputs === 'string' ? [inputs] : inputs;
+  if (!Array.isArray(paths)) {
+    throw new OptionError(`Expected \`inputs\` to be an array of .npy paths, got ${describe(inputs)}`);
+  }
+  paths.forEach((p, i) => {
+    if (typeof p !== 'string' || p === '') {
+      throw new OptionError(`Expected \`inputs[${i}]\` to be a .npy file path, got ${describe(p)}`);
+    }
+  });
+  if (paths.length === 0) {
+    throw new EmptyInputError('Expected `inputs` to name at least one .npy file, got an empty array');
+  }
+  const headers: NpyHeader[] = [];
+  for (const p of paths as string[]) headers.push(await readNpyHeader(p));
+  let slices: FileSlice[];
+  let shape: readonly number[];
+  if (options.stacked === true) {
+    if (headers.length !== 1) {
+      throw new OptionError(
+        `Expected one stacked .npy file with \`stacked: true\`, got ${headers.length} files`,
+      );
+    }
+    const h = headers[0];
+    if (h.shape.length === 0 || h.shape[0] === 0) {
+      throw new EmptyInputError(
+        `${h.file} has shape ${formatShape(h.shape)}: a stacked file needs a first axis of length k ≥ 1`,
+      );
+    }
+    shape = Object.freeze(h.shape.slice(1));
+    const bytes = shapeSize(shape) * h.itemSize;
+    slices = Array.from({ length: h.shape[0] }, (_, j) => ({
+      path: h.file,
+      offset: h.dataOffset + j * bytes,
+      dtype: h.dtype,
+      swap: h.swap,
+    }));
+  } else {
+    shape = headers[0].shape;
+    headers.forEach((h, i) => {
+      if (!sameShape(h.shape, shape)) {
+        throw new ShapeMismatchError(
+          `${h.file} (inputs[${i}]) has shape ${formatShape(h.shape)} but ${headers[0].file} (inputs[0]) has shape ${formatShape(shape)}; all inputs must share one shape`,
+        );
+      }
+    });
+    slices = headers.map((h) => ({ path: h.file, offset: h.dataOffset, dtype: h.dtype, swap: h.swap }));
+  }
+  const resolved = resolveOptions(options, slices.length);
+  return {
+    slices,
+    shape,
+    dtype: resolved.dtype ?? resultDType(slices),
+    params: { weights: resolved.weights, nanOmit: resolved.nanOmit },
+  };
+}
+
+/**
+ * Element ranges `[start, end)` of one tensor, each a chunk task, covering `within` (default: the whole
+ * tensor). Row-aligned ranges are split on row boundaries; a range that is not, or whose single row is
+ * over the per-task budget, is split on elements (C order makes them contiguous).
+ *
+ * @throws {OptionError} when `memoryLimit` cannot hold one element per thread, or `chunkRows` does not fit it.
+ */
+export function planRanges(
+  plan: FilesPlan,
+  threads: number,
+  memoryLimit: number,
+  chunkRows: number | undefined,
+  within?: RowRange,
+): RowRange[] {
+  const width = rowSize(plan.shape);
+  const elements = shapeSize(plan.shape);
+  const start = within?.start ?? 0;
+  const end = within?.end ?? elements;
+  if (end <= start) return [];
+  const bytesPerElement = plan.slices.reduce((s, x) => s + itemSize(x.dtype), itemSize(plan.dtype));
+  const perTask = Math.min(MAX_CHUNK_BYTES, Math.floor(memoryLimit / 2 / threads));
+  if (perTask < bytesPerElement) {
+    throw new OptionError(
+      `\`memoryLimit\` ${memoryLimit} is too small: ${threads} thread(s) need at least ${2 * threads * bytesPerElement} bytes`,
+    );
+  }
+  const rowBytes = width * bytesPerElement;
+  const aligned = start % width === 0 && end % width === 0;
+  const rows = aligned ? (end - start) / width : rowCount(plan.shape);
+  const fromRows = (c: RowRange) => ({ start: start + c.start * width, end: start + c.end * width });
+  if (chunkRows !== undefined) {
+    if (chunkRows * rowBytes * threads > memoryLimit / 2) {
+      throw new OptionError(
+        `\`chunkRows\` ${chunkRows} needs ${chunkRows * rowBytes} bytes per chunk; with ${threads} thread(s) that exceeds half of \`memoryLimit\` (${memoryLimit} bytes)`,
+      );
+    }
+    if (aligned) return planChunks(rows, rowBytes, { chunkRows, threads }).map(fromRows);
+  }
+  if (aligned && rowBytes <= perTask) {
+    return planChunks(rows, rowBytes, { chunkBytes: perTask, threads }).map(fromRows);
+  }
+  return planChunks(end - start, bytesPerElement, { chunkBytes: perTask, threads }).map((c) => ({
+    start: start + c.start,
+    end: start + c.end,
+  }));
+}
