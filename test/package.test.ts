@@ -20,7 +20,11 @@ describe('package', () => {
     for (const want of [
       'package.json',
       'binding.gyp',
-      'native/kernel.c',
+      'native/mean.c',
+      'native/stream.c',
+      'native/files.c',
+      'native/files.h',
+      'native/accumulate.h',
       'native/kernel.h',
       'native/binding.c',
       'scripts/install-native.mjs',
