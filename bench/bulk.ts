@@ -2,8 +2,11 @@
  * Bulk out-of-core benchmark (`npm run bench:bulk`): k .npy inputs of SIZE MiB each (float64, then a
  * float32 variant) in a temporary folder, fused by `fuseFiles` with 1 and N threads and by numpy on the same
  * files (memory-mapped inputs, the same row chunks, in-place adds into a float64 accumulator, written into a
+ * memory-mapped .npy output) and by Dask when the benchmarks' Python has it (`dask.array` mean over the
+ * memory-mapped inputs in the same row chunks, on its threaded scheduler with N threads, stored into a
  * memory-mapped .npy output), each run in its own child process so peak RSS is the job's own. Prints GB/s
- * of input and peak RSS side by side (medians of --runs runs, in one session), then deletes the files.
+ * of input, ratios to numpy and Dask, and peak RSS side by side (medians of --runs runs, in one session),
+ * then deletes the files.
  *
  * Usage: node dist/bench/bulk.js [--size-mb 256] [--k 8] [--runs 3] [--threads N] [--dir DIR]
  */
@@ -14,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fuseFilesAsync } from '../src/jobs/fuseFiles.js';
 import { DTYPE_CTORS, type FloatDType } from '../src/tensor/dtype.js';
-import { benchArgs, generateNpy, hasNumpy, median, printTable, runPython } from './util.js';
+import { benchArgs, generateNpy, hasNumpy, median, printTable, probeDask, runPython } from './util.js';
 
 const COLS = 4096;
 /** Per-task chunk budget, as fuseFiles' default (MAX_CHUNK_BYTES). */
@@ -49,6 +52,30 @@ for s in range(0, rows, c):
         np.add(a, x[s:e], out=a)
     np.divide(a, k, out=a)
     out[s:e] = a
+out.flush()
+del out
+print(json.dumps({'seconds': time.perf_counter() - t0,
+                  'maxRss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+`;
+
+/**
+ * What a Dask user writes: each input memory-mapped and wrapped in row chunks, stacked, `mean(axis=0)`,
+ * stored into a preallocated memory-mapped .npy on the threaded scheduler. `lock=False`: the chunks write
+ * disjoint rows of one np.memmap, which needs no lock (the default lock would serialise the stores).
+ */
+const DASK = `
+import json, resource, sys, time
+import numpy as np
+import dask
+import dask.array as da
+cfg = json.loads(sys.argv[1])
+dask.config.set(scheduler='threads', num_workers=cfg['threads'])
+t0 = time.perf_counter()
+c = cfg['chunkRows']
+xs = [da.from_array(np.load(p, mmap_mode='r'), chunks=(c, -1)) for p in cfg['inputs']]
+m = da.stack(xs).mean(axis=0)
+out = np.lib.format.open_memmap(cfg['output'], mode='w+', dtype=m.dtype, shape=m.shape)
+da.store(m, out, lock=False)
 out.flush()
 del out
 print(json.dumps({'seconds': time.perf_counter() - t0,
@@ -96,11 +123,14 @@ async function main(): Promise<void> {
   const runs = Number(values.runs);
   const threads = Number(values.threads);
   const numpy = hasNumpy();
+  const dask = probeDask();
   const dir = await mkdtemp(join(values.dir ?? tmpdir(), 'mean-fusion-bulk-'));
   console.log(
     `bulk: k = ${k} inputs of ${sizeMiB} MiB, (rows, ${COLS}); ${runs} runs each, medians; threads 1 and ${threads}; ` +
       `${availableParallelism()} cores; Node ${process.version}; files in ${dir}`,
   );
+  if ('absent' in dask) console.log(dask.absent);
+  const withDask = 'version' in dask;
   const rowsOut: string[][] = [];
   try {
     for (const dtype of ['float64', 'float32'] as const) {
@@ -112,7 +142,7 @@ async function main(): Promise<void> {
       // The same row chunks for every contender: the per-task budget of fuseFiles over (k inputs + output).
       const chunkRows = Math.max(1, Math.floor(CHUNK_BYTES / (COLS * (k * item + item))));
       const output = join(dir, `${dtype}-out.npy`);
-      const results: Record<string, Measure[]> = { one: [], many: [], numpy: [] };
+      const results: Record<string, Measure[]> = { one: [], many: [], numpy: [], dask: [] };
       for (let r = 0; r < runs; r++) {
         // Interleaved, so a noisy neighbour on the shared machine hits every contender alike.
         results.one.push(runChild({ inputs, output, threads: 1, chunkRows, dtype }));
@@ -125,15 +155,23 @@ async function main(): Promise<void> {
           );
           await rm(output, { force: true });
         }
+        if (withDask) {
+          results.dask.push(
+            runPython(DASK, [JSON.stringify({ inputs, output, chunkRows, threads })]) as Measure,
+          );
+          await rm(output, { force: true });
+        }
       }
       const gbps = (m: Measure[]) => inputBytes / median(m.map((x) => x.seconds)) / 1e9;
       const peak = (m: Measure[]) => Math.max(...m.map((x) => x.maxRss));
-      const base = numpy ? gbps(results.numpy) : Number.NaN;
+      const ratio = (m: Measure[], base: Measure[]) =>
+        base.length > 0 ? `${(gbps(m) / gbps(base)).toFixed(2)}×` : 'n/a';
       const row = (name: string, m: Measure[]) => [
         dtype,
         name,
         `${gbps(m).toFixed(2)} GB/s`,
-        numpy ? `${(gbps(m) / base).toFixed(2)}×` : 'n/a',
+        ratio(m, results.numpy),
+        ratio(m, results.dask),
         mb(peak(m)),
         m.map((x) => x.seconds.toFixed(2)).join(' '),
       ];
@@ -142,12 +180,20 @@ async function main(): Promise<void> {
         row(`fuseFiles, ${threads} threads`, results.many),
       );
       if (numpy) rowsOut.push(row('numpy (mmap, chunked in-place adds)', results.numpy));
+      if (withDask) rowsOut.push(row(`Dask ${dask.version} (mmap, ${threads} threads)`, results.dask));
       for (const p of inputs) await rm(p, { force: true });
       console.log(`${dtype}: ${mb(inputBytes)} of input per run, chunks of ${chunkRows} rows`);
+      if (withDask) {
+        console.log(
+          `  Dask: da.stack([da.from_array(np.load(f, mmap_mode='r'), chunks=(${chunkRows}, -1)) for f in inputs])` +
+            `.mean(axis=0), da.store(…, lock=False) into np.lib.format.open_memmap(out), ` +
+            `dask.config.set(scheduler='threads', num_workers=${threads}); row chunks as ours`,
+        );
+      }
     }
     console.log('');
     printTable(
-      ['dtype', 'contender', 'throughput (input)', 'vs numpy', 'peak RSS', 'seconds per run'],
+      ['dtype', 'contender', 'throughput (input)', 'vs numpy', 'vs dask', 'peak RSS', 'seconds per run'],
       rowsOut,
     );
   } finally {

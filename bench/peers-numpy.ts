@@ -1,15 +1,32 @@
 /**
- * Drives bench/peers.py: one Python process for the whole job set, one JSON request and one JSON answer
- * per line. Absent python3 or numpy is not an error: the numpy columns then say why they are empty.
+ * Drives bench/peers.py: one Python process (see `benchPython`) for the whole job set, one JSON request and
+ * one JSON answer per line. Absent Python, numpy or Dask is not an error: the columns then say why they are
+ * empty.
  */
 import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { benchPython } from './util.js';
 
 /** Versions reported by the Python side. */
 export interface NumpyInfo {
   readonly python: string;
   readonly numpy: string;
+  /** Dask's version, or `null` when it cannot be imported (then `dask_error` says why). */
+  readonly dask: string | null;
+  readonly dask_error: string | null;
+}
+
+/** The Python-side contenders. */
+export type PyToolId = 'np-stack' | 'np-add' | 'dask';
+
+/** How the Dask contender runs one job. */
+export interface DaskSpec {
+  readonly shape: readonly [number, number];
+  /** Rows of each chunk along the first axis, in order (they sum to `shape[0]`). */
+  readonly chunkRows: readonly number[];
+  /** Threads of Dask's threaded scheduler. */
+  readonly threads: number;
 }
 
 /** Timings (seconds) and the raw output file of one numpy variant on one job. */
@@ -30,6 +47,8 @@ export interface NumpyJob {
   readonly budget: number;
   readonly minReps: number;
   readonly maxReps: number;
+  /** Runs Dask too (when the Python side has it). */
+  readonly dask?: DaskSpec;
 }
 
 /** A running bench/peers.py process. */
@@ -39,8 +58,8 @@ export class NumpyServer {
   readonly #pending: ((line: string | null) => void)[] = [];
   #closed = false;
 
-  private constructor(script: string) {
-    this.#child = spawn('python3', ['-u', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  private constructor(python: string, script: string) {
+    this.#child = spawn(python, ['-u', script], { stdio: ['pipe', 'pipe', 'inherit'] });
     this.#lines = createInterface({ input: this.#child.stdout });
     this.#lines.on('line', (line) => this.#pending.shift()?.(line));
     const fail = (): void => {
@@ -52,25 +71,27 @@ export class NumpyServer {
   }
 
   /**
-   * Starts the Python side when python3 can import numpy; otherwise returns the reason it cannot.
+   * Starts the Python side when the benchmarks' Python can import numpy; otherwise returns the reason it
+   * cannot.
    *
    * @param script - Absolute path of bench/peers.py.
    */
   static async start(script: string): Promise<{ server: NumpyServer; info: NumpyInfo } | { reason: string }> {
-    const probe = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
-    if (probe.error) return { reason: `python3 not found (${probe.error.message})` };
-    if (probe.status !== 0) return { reason: 'python3 cannot import numpy' };
-    const server = new NumpyServer(script);
+    const python = benchPython();
+    const probe = spawnSync(python, ['-c', 'import numpy'], { encoding: 'utf8' });
+    if (probe.error) return { reason: `${python} not found (${probe.error.message})` };
+    if (probe.status !== 0) return { reason: `${python} cannot import numpy` };
+    const server = new NumpyServer(python, script);
     const info = (await server.#request({ op: 'info' })) as NumpyInfo;
     return { server, info };
   }
 
   /**
-   * Runs both numpy variants on one job.
+   * Runs both numpy variants on one job, and Dask when `job.dask` is set and the Python side has it.
    *
    * @throws {Error} when the Python side reports an error or has exited.
    */
-  async run(job: NumpyJob): Promise<Record<'np-stack' | 'np-add', NumpyToolResult>> {
+  async run(job: NumpyJob): Promise<Partial<Record<PyToolId, NumpyToolResult>>> {
     const reply = (await this.#request({
       op: 'job',
       dtype: job.dtype,
@@ -80,7 +101,11 @@ export class NumpyServer {
       budget: job.budget,
       min_reps: job.minReps,
       max_reps: job.maxReps,
-    })) as { results: Record<'np-stack' | 'np-add', NumpyToolResult> };
+      dask:
+        job.dask === undefined
+          ? undefined
+          : { shape: job.dask.shape, chunk_rows: job.dask.chunkRows, threads: job.dask.threads },
+    })) as { results: Partial<Record<PyToolId, NumpyToolResult>> };
     return reply.results;
   }
 

@@ -138,7 +138,10 @@ function throughputTable(
     const cols = tools.map((t) => {
       const cell = job.cells[t];
       if (cell?.status !== 'ok' || cell.gbps === undefined) return emptyCell(cell, notes, info.absent[t]);
-      const ratio = t === 'ours' || ours === undefined ? '' : ` (${(cell.gbps / ours).toFixed(2)}×)`;
+      const r = ours === undefined ? Number.NaN : cell.gbps / ours;
+      // Two significant digits below 0.1× so a far slower tool does not read 0.00×.
+      const ratio =
+        t === 'ours' || ours === undefined ? '' : ` (${r >= 0.1 ? r.toFixed(2) : r.toPrecision(2)}×)`;
       const mark = cell.noWarmup ? ` ${notes.ref(cell.note ?? 'one run, no warm-up')}` : '';
       return `${formatGbps(cell.gbps)}${ratio}${mark}`;
     });
@@ -204,9 +207,11 @@ ${markdownTable(
 
 Every tool fuses the same bits in the same run: the script generates the inputs once (seeded), keeps them in
 \`SharedArrayBuffer\`s for the JavaScript tools and hands numpy the same bytes through raw files read with
-\`np.fromfile\` (one Python process for the whole job set; load time is not timed). Each timed run starts from
+\`np.fromfile\` (one Python process for the whole job set; load time is not timed); Dask memory-maps the same
+files (mapped once per job, not timed; its warm-up run faults the pages in). Each timed run starts from
 the k input arrays and ends with a new output array, so TF.js runs include creating its tensors and reading
-the result back (\`dataSync\`), and numpy's stack variant includes the stacked copy.
+the result back (\`dataSync\`), numpy's stack variant includes the stacked copy, and Dask's runs include
+wrapping the inputs (\`da.from_array\`), building the task graph and scheduling it.
 
 Timing: per tool and job, one warm-up run, then the median of as many runs as fit ${info.budget} s (at least
 ${info.minReps}, at most ${info.maxReps}). A tool whose run is estimated (from its throughput on the previous job) to take over
@@ -231,7 +236,9 @@ elements; larger outputs are checked on ${info.maxSamples.toLocaleString('en-US'
 is the best a rounded result can do (less when the exact means sit on a coarser grid, e.g. 1/3 ulp for k = 3).
 numpy and TF.js wasm add float32 inputs in float32, so their float32 error grows with k; ours adds in float64
 with compensation and rounds once. For float64 outputs ours, numpy and the JS loop all add sequentially in
-float64 and divide once, so their errors match.
+float64 and divide once, so their errors match. Dask adds in the input dtype too, but as a tree (its reduction
+sums the k blocks of a chunk in groups, then the group sums), so its error grows more slowly with k than a
+sequential sum's, in float32 and float64 alike.
 
 ${accuracy}
 
@@ -250,6 +257,7 @@ const COLORS: Readonly<Record<ToolId, string>> = {
   'tf-wasm': '#f2c230',
   'np-stack': '#2e9e5b',
   'np-add': '#7fd1a0',
+  dask: '#d13b3b',
 };
 
 function escapeXml(s: string): string {

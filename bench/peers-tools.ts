@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
   allocate,
+  DEFAULT_CHUNK_BYTES,
   DEFAULT_INLINE_BYTES,
   disposeTensor,
   FusionPool,
@@ -18,7 +19,7 @@ import {
 } from '../src/index.js';
 import type { FloatData } from './peers-exact.js';
 
-/** Every contender, JavaScript and numpy, in table order. */
+/** Every contender, JavaScript and Python (numpy, Dask), in table order. */
 export const TOOL_IDS = [
   'ours',
   'heap',
@@ -28,6 +29,7 @@ export const TOOL_IDS = [
   'tf-wasm',
   'np-stack',
   'np-add',
+  'dask',
 ] as const;
 
 /** A contender's id. */
@@ -57,6 +59,10 @@ export const TOOL_INFO: Readonly<Record<ToolId, { label: string; code: string }>
   'np-add': {
     label: 'numpy in-place',
     code: '`out = xs[0].copy(); for a in xs[1:]: np.add(out, a, out=out)`; then `np.divide(out, k, out=out)`',
+  },
+  dask: {
+    label: 'Dask',
+    code: `\`da.stack([da.from_array(m, chunks=(rows, -1)) for m in maps]).mean(axis=0).compute()\` with \`dask.config.set(scheduler='threads', num_workers=threads)\`, threads = all cores, \`maps\` the inputs' files memory-mapped (\`np.memmap(f, mode='r')\`, once per job), row chunks as the pool plans them (${DEFAULT_CHUNK_BYTES / 2 ** 20} MiB of inputs + output per chunk, a multiple of threads chunks; \`planChunks\`)`,
   },
 };
 

@@ -1,15 +1,16 @@
-"""numpy side of the peers benchmark (driven by dist/bench/peers.js; not meant to be run by hand).
+"""Python side of the peers benchmark: numpy and Dask (driven by dist/bench/peers.js; not run by hand).
 
 One process serves a whole job set: it reads one JSON request per line on stdin and answers one JSON line
-on stdout. Inputs arrive as raw little-endian files written by the JavaScript side, so numpy fuses exactly
-the bits every other tool fuses; each output of the last timed run is written back as a raw file for the
-accuracy check.
+on stdout. Inputs arrive as raw little-endian files written by the JavaScript side, so numpy and Dask fuse
+exactly the bits every other tool fuses; each output of the last timed run is written back as a raw file
+for the accuracy check. Dask runs only when it can be imported (the "dask" of "info" is then its version).
 
 Requests:
-  {"op": "info"}  ->  {"python": "3.x.y", "numpy": "2.x.y"}
+  {"op": "info"}  ->  {"python": "3.x.y", "numpy": "2.x.y", "dask": "2026.x.y" or null, "dask_error": ...}
   {"op": "job", "dtype": "float32", "n": N, "files": [k paths], "out_dir": DIR,
-   "budget": seconds, "min_reps": r, "max_reps": R}
-      ->  {"results": {"np-stack": {"times": [s, ...], "out": PATH}, "np-add": {...}}}
+   "budget": seconds, "min_reps": r, "max_reps": R,
+   "dask": {"shape": [rows, cols], "chunk_rows": [rows per chunk, ...], "threads": T} (optional)}
+      ->  {"results": {"np-stack": {"times": [s, ...], "out": PATH}, "np-add": {...}, "dask": {...}}}
 Errors are answered as {"error": "message"} and the process keeps serving.
 """
 
@@ -20,6 +21,15 @@ import sys
 import time
 
 import numpy as np
+
+try:
+    import dask
+    import dask.array as da
+
+    DASK_ERROR = None
+except Exception as exc:  # any import failure means "no Dask", reported to the JS side
+    dask = da = None
+    DASK_ERROR = f"{type(exc).__name__}: {exc}"
 
 
 def mean_stack(xs):
@@ -37,6 +47,15 @@ def mean_inplace(xs):
 
 
 TOOLS = {"np-stack": mean_stack, "np-add": mean_inplace}
+
+
+def mean_dask(maps, chunk_rows):
+    """What a Dask user writes: wrap each memory-mapped input in row chunks, stack, mean, compute.
+
+    Runs on the threaded scheduler set by the caller (dask.config.set(scheduler="threads", num_workers=T)).
+    """
+    xs = [da.from_array(m, chunks=(chunk_rows, -1)) for m in maps]
+    return da.stack(xs).mean(axis=0).compute()
 
 
 def measure(fn, xs, budget, min_reps, max_reps):
@@ -73,6 +92,26 @@ def run_job(req):
         del out
         results[name] = {"times": times, "out": path}
     del xs
+    spec = req.get("dask")
+    if spec is not None and da is not None:
+        shape = tuple(int(x) for x in spec["shape"])
+        chunk_rows = tuple(int(x) for x in spec["chunk_rows"])
+        # Mapped once per job, outside the timing (as numpy's np.fromfile is); the warm-up run faults the pages in.
+        maps = [np.memmap(path, dtype=dtype, mode="r", shape=shape) for path in req["files"]]
+        with dask.config.set(scheduler="threads", num_workers=int(spec["threads"])):
+            times, out = measure(
+                lambda ms: mean_dask(ms, chunk_rows),
+                maps,
+                float(req["budget"]),
+                int(req["min_reps"]),
+                int(req["max_reps"]),
+            )
+        if out.dtype != dtype:
+            raise ValueError(f"dask returned {out.dtype}, expected {dtype}")
+        path = os.path.join(req["out_dir"], "dask.out.raw")
+        out.tofile(path)
+        del out, maps
+        results["dask"] = {"times": times, "out": path}
     return {"results": results}
 
 
@@ -84,7 +123,12 @@ def main():
         try:
             req = json.loads(line)
             if req.get("op") == "info":
-                reply = {"python": platform.python_version(), "numpy": np.__version__}
+                reply = {
+                    "python": platform.python_version(),
+                    "numpy": np.__version__,
+                    "dask": None if dask is None else dask.__version__,
+                    "dask_error": DASK_ERROR,
+                }
             elif req.get("op") == "job":
                 reply = run_job(req)
             else:

@@ -6,16 +6,19 @@
  *
  * Jobs: k = 3, 8, 32 arrays of 512², 2048², 4096², float32 and float64, uniform data, plus k = 32 of 2048²
  * with a large common offset. Contenders: ours on one thread and on the pool, a plain JS loop, TensorFlow.js
- * on its cpu and wasm backends (float32 only), numpy's stack-then-mean and in-place idioms (when python3
- * with numpy is present). Every contender fuses the same bits; see bench/RESULTS.md for the method.
+ * on its cpu and wasm backends (float32 only), numpy's stack-then-mean and in-place idioms (when the
+ * benchmarks' Python has numpy; see `benchPython`) and Dask's `dask.array` stack-then-mean on its threaded
+ * scheduler (when that Python has Dask). Every contender fuses the same bits; see bench/RESULTS.md for the
+ * method.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { planChunks } from '../src/index.js';
 import { type DataKind, generate, readRaw, writeRaw } from './peers-data.js';
 import { type FloatData, maxUlpError, sampleIndices } from './peers-exact.js';
-import { NumpyServer } from './peers-numpy.js';
+import { type DaskSpec, NumpyServer, type PyToolId } from './peers-numpy.js';
 import {
   type Cell,
   type JobResult,
@@ -35,7 +38,7 @@ import {
   TOOL_INFO,
   type ToolId,
 } from './peers-tools.js';
-import { benchArgs } from './util.js';
+import { benchArgs, benchPython, DASK_HINT } from './util.js';
 
 /** How the run is sized and timed. */
 interface Config extends TimingConfig {
@@ -134,18 +137,32 @@ async function main(): Promise<void> {
   const pool = openPoolTool();
   let numpy: NumpyServer | undefined;
   let numpyVersion = 'numpy: not run';
+  const threads = availableParallelism();
+  let withDask = false;
   if (values['no-numpy'] === true) {
-    absent['np-stack'] = absent['np-add'] = 'numpy disabled with --no-numpy';
+    absent['np-stack'] = absent['np-add'] = absent.dask = 'numpy and Dask disabled with --no-numpy';
   } else {
     const started = await NumpyServer.start(join(root, 'bench', 'peers.py'));
     if ('reason' in started) {
       absent['np-stack'] = absent['np-add'] = started.reason;
-      numpyVersion = `numpy: not run (${started.reason})`;
+      absent.dask = `Dask absent (${started.reason}); to include it: ${DASK_HINT}`;
+      console.log(absent.dask);
+      numpyVersion = `numpy, Dask: not run (${started.reason})`;
     } else {
       numpy = started.server;
-      numpyVersion = `Python ${started.info.python}, numpy ${started.info.numpy}`;
+      const { python, numpy: np, dask, dask_error } = started.info;
+      numpyVersion = `Python ${python}, numpy ${np}`;
+      if (dask === null) {
+        absent.dask = `Dask absent (${benchPython()} cannot import dask.array: ${dask_error}); to include it: ${DASK_HINT}`;
+        console.log(absent.dask);
+        numpyVersion += '; Dask: not run (absent)';
+      } else {
+        withDask = true;
+        numpyVersion += `, Dask ${dask} (threaded scheduler, ${threads} threads)`;
+      }
     }
   }
+  const pyTools: readonly PyToolId[] = withDask ? ['np-stack', 'np-add', 'dask'] : ['np-stack', 'np-add'];
   const jsTools: JsTool[] = [oursTool, heapTool, pool.tool, jsLoopTool, tf.cpu, tf.wasm];
   const lastGbps: Partial<Record<ToolId, number>> = {};
   const jobs: JobResult[] = [];
@@ -204,6 +221,16 @@ async function main(): Promise<void> {
           };
         };
         if (numpy !== undefined) {
+          // Dask's row chunks: the pool's plan for this job (inputs + output per row, all cores).
+          const dask: DaskSpec | undefined = withDask
+            ? {
+                shape,
+                chunkRows: planChunks(group.size, (k + 1) * group.size * bytesPer, { threads }).map(
+                  (c) => c.end - c.start,
+                ),
+                threads,
+              }
+            : undefined;
           try {
             const results = await numpy.run({
               dtype: group.dtype,
@@ -213,15 +240,24 @@ async function main(): Promise<void> {
               budget: cfg.budget,
               minReps: cfg.minReps,
               maxReps: cfg.maxReps,
+              dask,
             });
-            for (const id of ['np-stack', 'np-add'] as const) {
-              const out = readRaw(results[id].out, group.dtype);
-              rmSync(results[id].out, { force: true });
-              record(id, results[id].times, out, false);
+            for (const id of pyTools) {
+              const result = results[id];
+              if (result === undefined) {
+                cells[id] = {
+                  status: 'failed',
+                  note: `${TOOL_INFO[id].label}: no result from bench/peers.py`,
+                };
+                continue;
+              }
+              const out = readRaw(result.out, group.dtype);
+              rmSync(result.out, { force: true });
+              record(id, result.times, out, false);
             }
           } catch (error) {
-            for (const id of ['np-stack', 'np-add'] as const) {
-              cells[id] = { status: 'failed', note: `numpy: ${describeError(error)}` };
+            for (const id of pyTools) {
+              cells[id] = { status: 'failed', note: `Python side: ${describeError(error)}` };
             }
           }
         }

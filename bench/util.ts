@@ -1,9 +1,10 @@
 /** Small shared helpers of the benchmarks: timing medians, numpy child processes, table printing. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { createNpyFile } from '../src/io/npy/write.js';
 import { DTYPE_CTORS, type FloatDType } from '../src/tensor/dtype.js';
@@ -43,22 +44,56 @@ export function sinkValue(): number {
   return sink;
 }
 
-/** True when `python3 -c "import numpy"` works. */
+/** The virtual environment the README's benchmark sections set up for Dask (bench/.venv). */
+const VENV_PYTHON = fileURLToPath(new URL('../../bench/.venv/bin/python', import.meta.url));
+
+/**
+ * The Python interpreter of every benchmark (numpy and Dask alike, so both report one numpy): the
+ * `MEAN_FUSION_PYTHON` environment variable when set, else bench/.venv/bin/python when that virtual
+ * environment exists, else `python3`.
+ */
+export function benchPython(): string {
+  const chosen = process.env.MEAN_FUSION_PYTHON;
+  if (chosen !== undefined && chosen !== '') return chosen;
+  return existsSync(VENV_PYTHON) ? VENV_PYTHON : 'python3';
+}
+
+/** How to get Dask into the benchmarks, for the line that says it is absent. */
+export const DASK_HINT =
+  'python3 -m venv bench/.venv && bench/.venv/bin/pip install "dask[array]" (or set MEAN_FUSION_PYTHON)';
+
+/** True when the benchmarks' Python (see {@link benchPython}) can import numpy. */
 export function hasNumpy(): boolean {
-  const r = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
+  const r = spawnSync(benchPython(), ['-c', 'import numpy'], { stdio: 'ignore' });
   return r.status === 0;
 }
 
 /**
- * Runs a Python script with numpy and returns its stdout parsed as JSON. OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE
- * are unset for the child only (they slow current numpy builds; see the machine notes).
+ * Dask's version when the benchmarks' Python (see {@link benchPython}) can import `dask.array`; otherwise
+ * the one line that says Dask is absent and how to install it.
+ */
+export function probeDask(): { version: string } | { absent: string } {
+  const python = benchPython();
+  const r = spawnSync(python, ['-c', 'import dask, dask.array; print(dask.__version__)'], {
+    encoding: 'utf8',
+  });
+  if (r.status === 0) return { version: r.stdout.trim() };
+  const why = r.error ? `${python} not found` : `${python} cannot import dask.array`;
+  return { absent: `Dask absent (${why}); to include it: ${DASK_HINT}` };
+}
+
+/**
+ * Runs a Python script with numpy (on {@link benchPython}) and returns its stdout parsed as JSON.
+ * OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are unset for the child only (they slow current numpy builds; see the
+ * machine notes).
  */
 export function runPython(script: string, args: readonly string[]): unknown {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const r = spawnSync('python3', ['-c', script, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
+  const python = benchPython();
+  const r = spawnSync(python, ['-c', script, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${python} failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
 
@@ -92,7 +127,7 @@ print(json.dumps({"seconds": ts[len(ts)//2], "version": np.__version__}))
 
 /**
  * Median seconds of numpy's in-place idiom (`out[...] = x0; np.add(out, x, out=out)` per further input, then
- * `np.divide`) on exactly these arrays, which are written to a temporary folder for a python3 child.
+ * `np.divide`) on exactly these arrays, which are written to a temporary folder for a Python child.
  */
 export function numpyInPlace(
   inputs: readonly (Float64Array | Float32Array)[],
