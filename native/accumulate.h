@@ -103,6 +103,25 @@ DEFINE_ADDC(add_u32, uint32_t)
 DEFINE_ADDC4(add_f64, double)
 DEFINE_ADDC4(add_f32, float)
 
+/* Compensated subtraction of one input: a TwoSum step with v = -x (a sliding window's leaving input). */
+#define DEFINE_SUBC(NAME, T)                                                                                 \
+  CLONES static void NAME##_1n(double *restrict acc, double *restrict cmp, const T *restrict a, size_t n) {  \
+    for (size_t i = 0; i < n; i++) {                                                                         \
+      double s = acc[i], c = cmp[i], v = -(double)a[i];                                                      \
+      TWO_SUM(s, c, v);                                                                                      \
+      acc[i] = s;                                                                                            \
+      cmp[i] = c;                                                                                            \
+    }                                                                                                        \
+  }
+DEFINE_SUBC(add_f64, double)
+DEFINE_SUBC(add_f32, float)
+DEFINE_SUBC(add_i8, int8_t)
+DEFINE_SUBC(add_u8, uint8_t)
+DEFINE_SUBC(add_i16, int16_t)
+DEFINE_SUBC(add_u16, uint16_t)
+DEFINE_SUBC(add_i32, int32_t)
+DEFINE_SUBC(add_u32, uint32_t)
+
 DEFINE_ADD1(add_f64, double)
 DEFINE_ADD1(add_f32, float)
 DEFINE_ADD1(add_i8, int8_t)
@@ -155,7 +174,7 @@ CLONES static void add_f32_4s(double *restrict acc, const float *restrict a, con
 }
 #undef SCAN
 
-enum mode { PLAIN, SCAN, MAG, COMP };
+enum mode { PLAIN, SCAN, MAG, COMP, COMP_NEG };
 
 /* Adds one input's elements [i0, i0 + n) into acc (and |x| into aux for MAG, or TwoSum into aux for COMP). */
 static void add_one(enum mode mode, double *acc, double *aux, uint32_t *range, const mf_input *x, size_t i0,
@@ -167,6 +186,7 @@ static void add_one(enum mode mode, double *acc, double *aux, uint32_t *range, c
 #define ONE(NAME, T)                                                          \
   if (mode == MAG) NAME##_1m(acc, aux, (const T *)x->data + i0, n);          \
   else if (mode == COMP) NAME##_1c(acc, aux, (const T *)x->data + i0, n);    \
+  else if (mode == COMP_NEG) NAME##_1n(acc, aux, (const T *)x->data + i0, n); \
   else NAME##_1(acc, (const T *)x->data + i0, n);                            \
   return;
   switch (x->dtype) {

@@ -7,7 +7,9 @@
  *   meanF32(inputs: TypedArray[], out: Float32Array, start, end, flags: Int32Array) -> index reached;
  *     flags[0] = how many element indices follow in flags[1..] (the ones to finish exactly)
  *   accumulate(x: TypedArray, s: Float64Array, c: Float64Array | null, start, end, first: boolean,
- *     spill: Float64Array) -> index reached; spill[0] = how many (index, old s, old c) triples follow
+ *     spill: Float64Array, negate?: boolean) -> index reached; spill[0] = how many (index, old s, old c)
+ *     triples follow
+ *   finishF64c(s: Float64Array, c: Float64Array, out: Float64Array, k, start, end) -> count of non-finite
  *   finishF64(s: Float64Array, out: Float64Array, k, start, end) -> count of non-finite results
  *   finishF32(s: Float64Array, c: Float64Array, out: Float32Array, k, start, end, flags: Int32Array)
  *     -> index reached; flags as meanF32's
@@ -167,8 +169,8 @@ static int index_arg(napi_env env, napi_value v, size_t *out) {
 }
 
 static napi_value Accumulate(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 7) return fail(env, "native kernel: accumulate takes 7 arguments");
   size_t start, end;
@@ -191,10 +193,12 @@ static napi_value Accumulate(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[6], &sdt, &slen, &spill) || sdt != MF_F64 || slen < 4) {
     return fail(env, "native kernel: spill must be a Float64Array of 4 or more elements");
   }
-  bool first;
+  bool first, negate = false;
   CHECK(napi_get_value_bool(env, argv[5], &first));
+  if (argc >= 8) CHECK(napi_get_value_bool(env, argv[7], &negate));
+  if (negate && (first || c == NULL)) return fail(env, "native kernel: negate needs a compensated state");
   size_t count = 0;
-  size_t reached = mf_acc(&x, s, c, start, end, first, (double *)spill + 1, (slen - 1) / 3, &count);
+  size_t reached = mf_acc(&x, s, c, start, end, first, negate, (double *)spill + 1, (slen - 1) / 3, &count);
   ((double *)spill)[0] = (double)count;
   napi_value r;
   CHECK(napi_create_double(env, (double)reached, &r));
@@ -218,6 +222,27 @@ static napi_value FinishF64(napi_env env, napi_callback_info info) {
   }
   napi_value r;
   CHECK(napi_create_double(env, (double)mf_finish_f64(s, out, k, start, end), &r));
+  return r;
+}
+
+static napi_value FinishF64c(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return fail(env, "native kernel: finishF64c takes 6 arguments");
+  size_t start, end;
+  double k;
+  if (!index_arg(env, argv[4], &start) || !index_arg(env, argv[5], &end) || end < start ||
+      napi_get_value_double(env, argv[3], &k) != napi_ok) {
+    return fail(env, "native kernel: bad range or count");
+  }
+  void *s, *c, *out;
+  if (!typed_of(env, argv[0], MF_F64, end, &s) || !typed_of(env, argv[1], MF_F64, end, &c) ||
+      !typed_of(env, argv[2], MF_F64, end, &out)) {
+    return fail(env, "native kernel: bad state or output array");
+  }
+  napi_value r;
+  CHECK(napi_create_double(env, (double)mf_finish_f64c(s, c, out, k, start, end), &r));
   return r;
 }
 
@@ -309,6 +334,7 @@ NAPI_MODULE_INIT() {
       {"accumulate", NULL, Accumulate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"finishF64", NULL, FinishF64, NULL, NULL, NULL, napi_enumerable, NULL},
       {"finishF32", NULL, FinishF32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"finishF64c", NULL, FinishF64c, NULL, NULL, NULL, napi_enumerable, NULL},
       {"meanFiles", NULL, MeanFiles, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

@@ -42,12 +42,18 @@ size_t mf_mean_f32c(const mf_input *in, size_t k, float *out, size_t start, size
 
 /**
  * One input into a running state over elements [start, end): s = x (first) or s += x (c == NULL), or a
- * TwoSum step into (s, c). For each element whose new state is not finite it appends (index, old s, old c)
+ * TwoSum step into (s, c) of x, or of -x when negate (an input leaving a sliding window). For each element whose new state is not finite it appends (index, old s, old c)
  * to spill (the caller's overflow-safe path takes over). Stops before a block whose spill might not fit in
  * cap triples; returns the index it stopped at (end when done) and sets *nspill.
  */
-size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, double *spill,
-              size_t cap, size_t *nspill);
+size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, int negate,
+              double *spill, size_t cap, size_t *nspill);
+
+/**
+ * out[i] = (c[i] == 0 ? s[i] : s[i] + c[i]) / k over [start, end) (a compensated state's float64 finish);
+ * returns how many results or compensations are not finite.
+ */
+size_t mf_finish_f64c(const double *s, const double *c, double *out, double kd, size_t start, size_t end);
 
 /** out[i] = s[i] / k over [start, end); returns how many results are not finite. */
 size_t mf_finish_f64(const double *s, double *out, double kd, size_t start, size_t end);

@@ -44,8 +44,8 @@ CLONES static size_t count_bad(const double *restrict s, const double *restrict 
   return bad;
 }
 
-size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, double *spill,
-              size_t cap, size_t *nspill) {
+size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, int negate,
+              double *spill, size_t cap, size_t *nspill) {
   double olds[BLK], oldc[BLK];
   size_t count = 0;
   size_t b = start;
@@ -58,7 +58,7 @@ size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end,
       first_one(s + b, x, b, n);
       if (c) memset(c + b, 0, n * sizeof(double));
     } else {
-      add_one(c ? COMP : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
+      add_one(c ? (negate ? COMP_NEG : COMP) : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
     }
     if (count_bad(s + b, c ? c + b : NULL, n) == 0) continue;
     for (size_t i = 0; i < n; i++) {
@@ -79,6 +79,16 @@ size_t mf_finish_f64(const double *s, double *out, double kd, size_t start, size
   for (size_t b = start; b < end; b += BLK) {
     size_t n = end - b < BLK ? end - b : BLK;
     bad += finish_f64(s + b, out + b, kd, n);
+  }
+  return bad;
+}
+
+size_t mf_finish_f64c(const double *s, const double *c, double *out, double kd, size_t start, size_t end) {
+  size_t bad = 0;
+  for (size_t i = start; i < end; i++) {
+    double q = (c[i] == 0.0 ? s[i] : s[i] + c[i]) / kd;
+    out[i] = q;
+    bad += ((q - q) != (q - q)) | ((c[i] - c[i]) != (c[i] - c[i]));
   }
   return bad;
 }

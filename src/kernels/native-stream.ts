@@ -17,8 +17,17 @@ interface StreamExports {
     end: number,
     first: boolean,
     spill: Float64Array,
+    negate?: boolean,
   ): number;
   finishF64(s: Float64Array, out: Float64Array, k: number, start: number, end: number): number;
+  finishF64c(
+    s: Float64Array,
+    c: Float64Array,
+    out: Float64Array,
+    k: number,
+    start: number,
+    end: number,
+  ): number;
   finishF32(
     s: Float64Array,
     c: Float64Array,
@@ -61,6 +70,37 @@ export function accumulateNative(
     const m = spill[0];
     for (let t = 0; t < m; t++) onSpill(spill[1 + 3 * t], spill[2 + 3 * t], spill[3 + 3 * t]);
   }
+}
+
+/**
+ * A TwoSum step of `x` (or of −x when `negate`) into the compensated state (s, c) over [0, n), for a
+ * sliding window whose elements that stop being finite are recomputed from the window itself (no spill
+ * path). Unchecked.
+ */
+export function addCompensatedNative(
+  k: StreamExports,
+  x: TypedArray,
+  s: Float64Array,
+  c: Float64Array,
+  n: number,
+  negate: boolean,
+): void {
+  let i = 0;
+  while (i < n) i = k.accumulate(x, s, c, i, n, false, spill, negate);
+}
+
+/**
+ * out[i] = (c[i] = 0 ? s[i] : s[i] + c[i]) / count over [0, n) (a compensated state's float64 finish).
+ * @returns how many results or compensations are not finite. Unchecked.
+ */
+export function finishNativeF64c(
+  k: StreamExports,
+  s: Float64Array,
+  c: Float64Array,
+  out: Float64Array,
+  count: number,
+): number {
+  return k.finishF64c(s, c, out, count, 0, out.length);
 }
 
 /** out[i] = s[i] / count over [0, n) (the float64 finish). Unchecked. */

@@ -21,8 +21,10 @@ import { type NanPolicy, resolveOptions } from '../../fusion/options.js';
 import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
 import {
   accumulateNative,
+  addCompensatedNative,
   finishNativeF32,
   finishNativeF64,
+  finishNativeF64c,
   nativeStream,
 } from '../../kernels/native-stream.js';
 import { meanElement, scaleExponentFor } from '../../kernels/scalar.js';
@@ -543,6 +545,8 @@ export class WindowAccumulator {
   readonly #fresh: Float64Array[];
   #freshCount = 0;
   readonly #dataCtor: (typeof DTYPE_CTORS)[DType];
+  /** The native stream kernel for a plain window of this dtype (null: the JavaScript loop runs). */
+  #native: ReturnType<typeof nativeStream> | undefined;
 
   constructor(size: number, first: Tensor, weighted: boolean, options: ResolvedStreamOptions) {
     this.#size = size;
@@ -587,7 +591,16 @@ export class WindowAccumulator {
     const fwl = fresh[3];
     const omit = this.#omit;
     const weighted = this.#weighted;
-    for (let i = 0; i < n; i++) {
+    if (this.#native === undefined) this.#native = omit || weighted ? null : nativeStream(x);
+    const native = this.#native;
+    // Plain windows on the native kernel: the same TwoSum steps per element, in the same order (add x to
+    // the running and the fresh sums, then subtract the leaving input from the running sum), vectorized.
+    if (native !== null) {
+      addCompensatedNative(native, x, s, c, n, false);
+      addCompensatedNative(native, x, fs, fc, n, false);
+      if (full) addCompensatedNative(native, slot, s, c, n, true);
+    }
+    for (let i = 0; native === null && i < n; i++) {
       const xi = x[i];
       if (!(omit && xi !== xi)) {
         const v = weighted ? w * xi : xi;
@@ -703,6 +716,22 @@ export class WindowAccumulator {
     const wl = main[3];
     const f32 = this.#f32;
     const omit = this.#omit;
+    const native = this.#native ?? null;
+    if (native !== null) {
+      // The native finishes write (c = 0 ? s : s + c) / length (float64) or its fin_f32 rounding (float32)
+      // and report the elements the loop below must finish (not finite, or near a float32 midpoint).
+      const exact = (i: number): number => {
+        const m = (c[i] === 0 ? s[i] : s[i] + c[i]) / wHi;
+        if (m - m === 0 && c[i] - c[i] === 0) return f32 ? roundQuotientToFloat32(m, s[i], c[i], wHi, 0) : m;
+        window ??= this.#window();
+        return meanElement(window[0], i, { weights: null, nanOmit: false }, f32, 0);
+      };
+      if (f32) finishNativeF32(native, s, c, o as Float32Array, wHi, exact);
+      else if (finishNativeF64c(native, s, c, o as Float64Array, wHi) > 0) {
+        for (let i = 0; i < this.#n; i++) if (!(o[i] - o[i] === 0 && c[i] - c[i] === 0)) o[i] = exact(i);
+      }
+      return out;
+    }
     for (let i = 0; i < this.#n; i++) {
       const si = s[i];
       const ci = c[i];
