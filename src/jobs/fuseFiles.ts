@@ -18,6 +18,7 @@ import { FusionPool } from '../pool/FusionPool.js';
 import { linkSignal } from '../pool/linked-signal.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
+import { checkJobArgs } from './job-args.js';
 import { integer, planFiles, planRanges } from './plan-files.js';
 import { runFileChunks } from './run-file-chunks.js';
 
@@ -98,18 +99,7 @@ async function runJob(
 ): Promise<FuseFilesSummary> {
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
-  if (typeof options !== 'object' || options === null) {
-    throw new OptionError(`Expected \`options\` to be an object, got ${describe(options)}`);
-  }
-  if (typeof output !== 'string' || output === '') {
-    throw new OptionError(`Expected \`output\` to be a .npy file path, got ${describe(output)}`);
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new OptionError(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
-  }
-  if ('out' in options && options.out !== undefined) {
-    throw new OptionError('`out` is not an option of fuseFiles: the output is the `output` file');
-  }
+  checkJobArgs('fuseFiles', output, options, signal);
   const pool = options.pool;
   if (pool !== undefined && !(pool instanceof FusionPool)) {
     throw new OptionError(`Expected \`pool\` to be a FusionPool, got ${describe(pool)}`);

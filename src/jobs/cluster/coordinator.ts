@@ -4,6 +4,7 @@
  * the headers, creates the output's temporary file at full size, adds one flow (a parent job and one child
  * per shard), reports the shards' progress and renames the output into place once every shard completed.
  */
+
 import { resolve as resolvePath } from 'node:path';
 import { Observable } from 'rxjs';
 import { describe, OptionError } from '../../errors.js';
@@ -13,6 +14,7 @@ import { linkSignal } from '../../pool/linked-signal.js';
 import { itemSize } from '../../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../../tensor/shape.js';
 import type { FuseFilesProgress, FuseFilesSummary } from '../fuseFiles.js';
+import { checkJobArgs } from '../job-args.js';
 import { integer, planFiles } from '../plan-files.js';
 import { checkConnection, type RedisConnection, redisLabel } from './connection.js';
 import { type ClusterBackoff, runFlow } from './flow.js';
@@ -119,18 +121,7 @@ async function runJob(
 ): Promise<FuseFilesClusterSummary> {
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
-  if (typeof options !== 'object' || options === null) {
-    throw new OptionError(`Expected \`options\` to be an object, got ${describe(options)}`);
-  }
-  if (typeof output !== 'string' || output === '') {
-    throw new OptionError(`Expected \`output\` to be a .npy file path, got ${describe(output)}`);
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new OptionError(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
-  }
-  if ('out' in options && options.out !== undefined) {
-    throw new OptionError('`out` is not an option of fuseFilesCluster: the output is the `output` file');
-  }
+  checkJobArgs('fuseFilesCluster', output, options, signal);
   const connection = checkConnection(options.connection);
   const queue = checkName(options.queue, 'queue', DEFAULT_QUEUE);
   const prefix = checkName(options.prefix, 'prefix', 'bull');
