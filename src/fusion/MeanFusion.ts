@@ -3,7 +3,8 @@
  * pre/post-process function lists, as in tinyBIG's `fusion` base class and `metric_fusion`
  * (`tinybig/fusion/metric_fusion.py`, `tinybig/module/base_fusion.py`).
  */
-import { EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
+import { describe, EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
+import { assertKnownKeys } from '../option-keys.js';
 import type { FusionPool } from '../pool/FusionPool.js';
 import { allocate } from '../tensor/alloc.js';
 import { DTYPE_CTORS } from '../tensor/dtype.js';
@@ -67,8 +68,12 @@ export class MeanFusion {
   readonly preprocessFunctions: readonly TensorFunction[];
   readonly postprocessFunctions: readonly TensorFunction[];
 
-  /** @throws {OptionError} for a non-string name, bad dims or non-function hooks. */
+  /** @throws {OptionError} for an unknown config key, a non-string name, bad dims or non-function hooks. */
   constructor(config: MeanFusionConfig = {}) {
+    if (typeof config !== 'object' || config === null) {
+      throw new OptionError(`Expected the config of MeanFusion to be an object, got ${describe(config)}`);
+    }
+    assertKnownKeys(config, ['name', 'dims', 'weights', 'nan', 'preprocess', 'postprocess'], 'MeanFusion');
     const name = config.name ?? 'mean_fusion';
     if (typeof name !== 'string')
       throw new OptionError(`Expected \`name\` to be a string, got ${typeof name}`);
@@ -183,6 +188,7 @@ export class MeanFusion {
     if (typeof options !== 'object' || options === null || typeof options.pool?.fuse !== 'function') {
       throw new OptionError('Expected `options.pool` to be a FusionPool');
     }
+    assertKnownKeys(options, ['pool', 'signal'], 'MeanFusion.forwardAsync');
     const parts = this.preprocess(x);
     const fused = await options.pool.fuse(parts, {
       weights: this.weights,

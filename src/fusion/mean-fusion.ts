@@ -26,7 +26,8 @@ import { type FusionPlan, planFusion } from './validate.js';
  * @throws {ShapeMismatchError} when shapes differ (names the index and both shapes), or `out` has another shape.
  * @throws {DTypeError} when an input holds an unsupported type (BigInt arrays, plain arrays of non-numbers).
  * @throws {TensorError} when an input's `data.length` disagrees with its shape.
- * @throws {OptionError} for wrong weights (count, non-finite, zero sum), `nan` or `dtype`, or a mismatched `out`.
+ * @throws {OptionError} for an unknown option key (named, e.g. a misspelt `wieghts`), wrong weights (count,
+ *   non-finite, zero sum), `nan` or `dtype`, or a mismatched `out`.
  */
 export function meanFusion(inputs: readonly TensorLike[], options?: MeanFusionOptions): Tensor {
   return runPlan(planFusion(inputs, options));

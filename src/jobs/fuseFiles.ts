@@ -18,6 +18,7 @@ import type { NpyHeader } from '../io/npy/header.js';
 import { readNpyHeader } from '../io/npy/read.js';
 import { createNpyFile, type NpyFileWriter } from '../io/npy/write.js';
 import type { MeanKernelParams } from '../kernels/params.js';
+import { assertKnownKeys } from '../option-keys.js';
 import { ChunkError } from '../pool/errors.js';
 import { FusionPool } from '../pool/FusionPool.js';
 import { linkSignal } from '../pool/linked-signal.js';
@@ -37,6 +38,11 @@ export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
  * chunk (whose thread is terminated) wastes little and that 2 threads get many chunks of a 2 GB job.
  */
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
+
+const FUSE_FILES_KEYS = [
+  ...['weights', 'nan', 'dtype', 'stacked', 'threads', 'chunkRows', 'memoryLimit'],
+  ...['signal', 'overwrite', 'pool', 'out'],
+];
 
 /** Options of {@link fuseFiles}: those of `meanFusion` (without `out`) plus the job's own. */
 export interface FuseFilesOptions extends Omit<MeanFusionOptions, 'out'> {
@@ -237,6 +243,7 @@ async function runJob(
   if ('out' in options && options.out !== undefined) {
     throw new OptionError('`out` is not an option of fuseFiles: the output is the `output` file');
   }
+  assertKnownKeys(options, FUSE_FILES_KEYS, 'fuseFiles');
   const pool = options.pool;
   if (pool !== undefined && !(pool instanceof FusionPool)) {
     throw new OptionError(`Expected \`pool\` to be a FusionPool, got ${describe(pool)}`);

@@ -5,6 +5,7 @@
 
 import { describe, OptionError, TensorError } from '../errors.js';
 import { adoptHeapArray, allocateInHeap, freeHeapArray, heapAddress } from '../kernels/heap/memory.js';
+import { assertKnownKeys } from '../option-keys.js';
 import { assertDType, DTYPE_CTORS, type DType, type TypedArray } from './dtype.js';
 import { checkShape, shapeSize } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -39,7 +40,8 @@ export interface AllocateOptions {
  * @param options - Where the data lives: see {@link AllocateOptions}.
  * @throws {DTypeError} when `dtype` is not a supported dtype name.
  * @throws {TensorError} when a dimension is not a non-negative integer.
- * @throws {OptionError} when `options` is not an object or `shared`/`heap` is not a boolean.
+ * @throws {OptionError} when `options` is not an object, has an unknown key, or `shared`/`heap` is not a
+ *   boolean.
  * @throws {RangeError} when the buffer cannot be allocated.
  */
 export function allocate(dtype: DType, shape: readonly number[], options: AllocateOptions = {}): Tensor {
@@ -48,6 +50,7 @@ export function allocate(dtype: DType, shape: readonly number[], options: Alloca
   if (typeof options !== 'object' || options === null) {
     throw new OptionError(`Expected \`options\` to be an object, got ${describe(options)}`);
   }
+  assertKnownKeys(options, ['shared', 'heap'], 'allocate');
   for (const key of ['shared', 'heap'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') {
       throw new OptionError(`Expected \`options.${key}\` to be a boolean, got ${describe(options[key])}`);

@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, type FileHandle, link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { OutputExistsError } from '../../errors.js';
+import { describe, OptionError, OutputExistsError } from '../../errors.js';
+import { assertKnownKeys } from '../../option-keys.js';
 import { type DType, itemSize } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -70,6 +71,10 @@ export async function createNpyFile(
   shape: readonly number[],
   options: NpyWriteOptions = {},
 ): Promise<NpyFileWriter> {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError(`Expected \`options\` to be an object, got ${describe(options)}`);
+  }
+  assertKnownKeys(options, ['overwrite'], 'createNpyFile');
   const overwrite = options.overwrite === true;
   const existing = await lstat(target).catch(() => undefined);
   if (existing !== undefined && !existing.isFile()) {
