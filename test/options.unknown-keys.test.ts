@@ -31,8 +31,7 @@ function unknownKey(fn: () => unknown, key: string, where: string): void {
 
 describe('unknown option keys', () => {
   it('meanFusion refuses `wieghts` and suggests `weights`', () => {
-    // biome-ignore lint/suspicious/noExplicitAny: the typo is the point
-    const bad: any = { wieghts: [1, 3] };
+    const bad = { wieghts: [1, 3] } as never;
     unknownKey(() => meanFusion([a, b], bad), 'wieghts', 'meanFusion');
     expect(() => meanFusion([a, b], bad)).toThrow('did you mean `weights`?');
     // An unknown key with the value undefined is still a typo.
