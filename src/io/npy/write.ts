@@ -10,13 +10,14 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, type FileHandle, link, lstat, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { describe, OptionError, OutputExistsError } from '../../errors.js';
 import { assertKnownKeys } from '../../option-keys.js';
 import { type DType, itemSize } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { encodeNpyHeader } from './header.js';
+import { removeStaleTemps, tempName } from './stale.js';
 
 /** Options of {@link createNpyFile} and {@link writeNpy}. */
 export interface NpyWriteOptions {
@@ -59,6 +60,8 @@ async function exists(path: string): Promise<boolean> {
 /**
  * Creates the temporary file for a `.npy` of `dtype` and `shape` beside `target`: writes the header and
  * extends the file to its final length, so that workers can write rows at their offsets in any order.
+ * First removes the temporary files of earlier writers of `target` whose process has died (a hard kill
+ * leaves them behind; see {@link removeStaleTemps}).
  *
  * @throws {OutputExistsError} when `target` exists and `overwrite` is not true, or exists and is not a
  *   regular file (a symlink, directory or device is never replaced).
@@ -76,6 +79,8 @@ export async function createNpyFile(
   }
   assertKnownKeys(options, ['overwrite'], 'createNpyFile');
   const overwrite = options.overwrite === true;
+  // A writer killed hard (SIGKILL, OOM killer) left its temporary file behind: remove those of dead processes.
+  await removeStaleTemps(target);
   const existing = await lstat(target).catch(() => undefined);
   if (existing !== undefined && !existing.isFile()) {
     // Replacing a device, directory or symlink with a regular file would damage something else.
@@ -89,10 +94,7 @@ export async function createNpyFile(
   if (!overwrite && existing !== undefined) throw new OutputExistsError(target);
   const header = encodeNpyHeader(dtype, shape);
   const dataBytes = shapeSize(shape) * itemSize(dtype);
-  const tempPath = join(
-    dirname(target),
-    `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
-  );
+  const tempPath = tempName(target, process.pid, randomBytes(4).toString('hex'));
   let fh: FileHandle;
   try {
     fh = await open(tempPath, 'wx');
