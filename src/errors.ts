@@ -83,6 +83,45 @@ export class OutputExistsError extends MeanFusionError {
   }
 }
 
+/** What Node's file system error codes mean, in words. */
+const FILE_PROBLEMS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a component of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files on this system',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+};
+
+/** Node's file system error in words, without the code and the path Node puts in its message. */
+export function fileProblem(error: NodeJS.ErrnoException): string {
+  const known = error.code === undefined ? undefined : FILE_PROBLEMS[error.code];
+  return known ?? error.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+}
+
+/**
+ * Thrown when a file cannot be opened or read; the message names the file and the problem in words
+ * (`nosuch.npy: no such file or directory (ENOENT)`). `code` stays Node's code (`'ENOENT'`, `'EACCES'`, …)
+ * so programs can match it as they match Node's own errors; `cause` is Node's error.
+ */
+export class FileError extends MeanFusionError {
+  /** The file at fault. */
+  readonly file: string;
+
+  constructor(file: string, cause: NodeJS.ErrnoException) {
+    const code = cause.code ?? 'EIO';
+    super(`${file}: ${fileProblem(cause)} (${code})`, code, { cause });
+    this.name = 'FileError';
+    this.file = file;
+  }
+}
+
 /** Describes a value for error messages the way p-queue does: `` `0` (number) ``. */
 export function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;

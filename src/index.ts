@@ -3,6 +3,7 @@
 export {
   DTypeError,
   EmptyInputError,
+  FileError,
   MeanFusionError,
   NpyFormatError,
   OptionError,

@@ -36,13 +36,16 @@ function size(text: string): number {
   return n;
 }
 
+/** A decimal number: digits with an optional sign, point and exponent; no spaces, hex, `Infinity` or `NaN`. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
 function weightList(text: string): number[] {
   const parts = text.split(',');
-  const weights = parts.map((p) => (p.trim() === '' ? Number.NaN : Number(p)));
+  const weights = parts.map((p) => (DECIMAL.test(p) ? Number(p) : Number.NaN));
   const bad = weights.findIndex((w) => !Number.isFinite(w));
   if (bad >= 0) {
     throw new InvalidArgumentError(
-      `Expected comma-separated finite numbers; item ${bad + 1} is ${JSON.stringify(parts[bad])}.`,
+      `Expected comma-separated finite decimal numbers without spaces (e.g. 1,2.5,3e-2); item ${bad + 1} is ${JSON.stringify(parts[bad])}.`,
     );
   }
   return weights;
@@ -59,7 +62,7 @@ export function createProgram(
   return new Command()
     .name('mean-fusion')
     .description(
-      'Element-wise mean of k same-shape NumPy .npy arrays, written to a new .npy file, out of core and\n' +
+      'Element-wise mean of k same-shape NumPy .npy arrays, written to a new .npy file, out of core and ' +
         'multithreaded. The output appears atomically: never half-written, never left behind on error.',
     )
     .version(version, '-V, --version', 'print the version')

@@ -114,7 +114,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
           shape: summary.shape,
           dtype: summary.dtype,
           k: summary.k,
-          bytes: summary.bytesRead,
+          bytesRead: summary.bytesRead,
           bytesWritten: summary.bytesWritten,
           seconds: Number(summary.seconds.toFixed(6)),
         })}\n`,

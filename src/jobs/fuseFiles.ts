@@ -383,7 +383,9 @@ function runChunks(
  * @throws {OutputExistsError} when `output` exists and `overwrite` is not true.
  * @throws {ChunkError} when a chunk fails in a worker (names the rows and, in its message, the file).
  * @throws {unknown} `signal.reason` when `signal` aborts.
- * @throws {Error} Node's file system errors (`ENOENT`, `EACCES`, `ENOSPC`, …) naming the file.
+ * @throws {FileError} when an input cannot be opened (names the file and the problem; `code` is Node's:
+ *   `ENOENT`, `EACCES`, …).
+ * @throws {Error} Node's file system errors while writing (`ENOSPC`, …) naming the file.
  *
  * ## References
  * - NumPy Enhancement Proposal 1 (the `.npy` format); tinyBIG `mean_fusion` (the semantics).

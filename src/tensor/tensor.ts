@@ -92,6 +92,12 @@ export function toTensor(value: unknown, what: string): Tensor {
       throw new TensorError(`${what}: ${(error as Error).message}`);
     }
   }
+  if (ArrayBuffer.isView(value)) {
+    const length = (value as { length?: number }).length;
+    throw new TensorError(
+      `Expected ${what} to be a tensor ({ data, shape, dtype }) or nested arrays, got a bare ${value.constructor.name}: wrap it with a shape, e.g. tensor(data, [${length ?? 'n'}])`,
+    );
+  }
   if (typeof value !== 'object' || value === null || !('data' in value) || !('shape' in value)) {
     throw new TensorError(
       `Expected ${what} to be a tensor ({ data, shape, dtype }) or nested arrays, got ${value === null ? 'null' : typeof value}`,

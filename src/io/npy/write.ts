@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, type FileHandle, link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { describe, OptionError, OutputExistsError } from '../../errors.js';
+import { describe, fileProblem, OptionError, OutputExistsError } from '../../errors.js';
 import { assertKnownKeys } from '../../option-keys.js';
 import { type DType, itemSize } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
@@ -101,9 +101,13 @@ export async function createNpyFile(
   } catch (error) {
     // Node's message would name the temporary file, which the caller never asked for.
     const e = error as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`Cannot create ${target}: ${e.code ?? e.message}`, { cause: error }), {
-      code: e.code,
-    });
+    const words = e.code === undefined ? '' : ` (${fileProblem(e)})`;
+    throw Object.assign(
+      new Error(`Cannot create ${target}: ${e.code ?? e.message}${words}`, { cause: error }),
+      {
+        code: e.code,
+      },
+    );
   }
   let state: 'open' | 'committed' | 'discarded' = 'open';
   const discard = async (): Promise<void> => {
