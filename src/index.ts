@@ -59,6 +59,21 @@ export {
   isShared,
   toShared,
 } from './tensor/alloc.js';
-export { DTYPES, type DType, type FloatDType, type TypedArray } from './tensor/dtype.js';
+export {
+  type AnyTypedArray,
+  type BigIntArray,
+  DTYPES,
+  type DType,
+  type FloatDType,
+  type NumberDType,
+  type TypedArray,
+} from './tensor/dtype.js';
 export { formatShape, shapeSize } from './tensor/shape.js';
-export { fromNested, type NestedArray, type Tensor, type TensorLike, tensor } from './tensor/tensor.js';
+export {
+  type AnyTensor,
+  fromNested,
+  type NestedArray,
+  type Tensor,
+  type TensorLike,
+  tensor,
+} from './tensor/tensor.js';

@@ -41,7 +41,7 @@ const nothingLeft = async (name: string) => {
   expect(files.filter((f) => f === name || f.endsWith('.tmp'))).toEqual([]);
 };
 
-function same(a: { data: ArrayLike<number> }, b: { data: ArrayLike<number> }): boolean {
+function same(a: { data: ArrayLike<number | bigint> }, b: { data: ArrayLike<number | bigint> }): boolean {
   return a.data.length === b.data.length && Array.from(a.data).every((x, i) => Object.is(x, b.data[i]));
 }
 

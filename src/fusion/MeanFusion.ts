@@ -7,14 +7,18 @@ import { describe, EmptyInputError, OptionError, ShapeMismatchError } from '../e
 import { assertKnownKeys } from '../option-keys.js';
 import type { FusionPool } from '../pool/FusionPool.js';
 import { allocate } from '../tensor/alloc.js';
-import { DTYPE_CTORS } from '../tensor/dtype.js';
+import { DTYPE_CTORS, isBigIntArray, type TypedArray } from '../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../tensor/shape.js';
-import { type Tensor, type TensorLike, toTensor } from '../tensor/tensor.js';
+import { type AnyTensor, type Tensor, type TensorLike, toTensor } from '../tensor/tensor.js';
 import { meanFusion } from './mean-fusion.js';
 import type { NanPolicy } from './options.js';
 
-/** A function applied to a tensor (tinyBIG's pre/post-process functions). */
-export type TensorFunction = (x: Tensor) => Tensor;
+/**
+ * A function applied to a tensor (tinyBIG's pre/post-process functions). Declared as a method so that a
+ * function typed for number tensors, `(x: Tensor) => Tensor`, is accepted too; an int64 stack reaches it
+ * with BigInt data.
+ */
+export type TensorFunction = { bivariant(x: AnyTensor): AnyTensor }['bivariant'];
 
 /** Constructor options of {@link MeanFusion}. */
 export interface MeanFusionConfig {
@@ -120,7 +124,7 @@ export class MeanFusion {
   }
 
   /** Runs the preprocess functions over the stack (k, ...shape) and returns the k slices along axis 0. */
-  protected preprocess(x: readonly TensorLike[]): readonly Tensor[] {
+  protected preprocess(x: readonly TensorLike[]): readonly AnyTensor[] {
     if (x.length === 0)
       throw new EmptyInputError('The input x cannot be empty: expected at least one tensor');
     const tensors = x.map((t, i) => toTensor(t, `x[${i}]`));
@@ -136,8 +140,14 @@ export class MeanFusion {
     const dtype = tensors.every((t) => t.dtype === tensors[0].dtype) ? tensors[0].dtype : 'float64';
     const stacked = allocate(dtype, [tensors.length, ...shape]);
     const size = shapeSize(shape);
-    for (const [i, t] of tensors.entries()) stacked.data.set(t.data, i * size);
-    let y: Tensor = stacked;
+    const big = isBigIntArray(stacked.data);
+    for (const [i, t] of tensors.entries()) {
+      // A stack of one dtype copies as is; a mixed stack is float64 (as torch.stack promotes), so int64
+      // values beyond 2^53 round there. Fuse mixed int64 inputs without preprocess to keep them exact.
+      const data = big || !isBigIntArray(t.data) ? t.data : Float64Array.from(t.data, Number);
+      (stacked.data as TypedArray).set(data as TypedArray, i * size);
+    }
+    let y: AnyTensor = stacked;
     for (const f of this.preprocessFunctions) y = toTensor(f(y), 'the result of a preprocess function');
     if (y.shape.length === 0)
       throw new ShapeMismatchError('a preprocess function returned a 0-d tensor; expected shape (k, ...)');
@@ -154,9 +164,10 @@ export class MeanFusion {
 
   /** Runs the postprocess functions over the fused tensor. */
   protected postprocess(fused: Tensor): Tensor {
-    let y = fused;
+    let y: AnyTensor = fused;
     for (const f of this.postprocessFunctions) y = toTensor(f(y), 'the result of a postprocess function');
-    return y;
+    // A float tensor unless a postprocess function returned another dtype.
+    return y as Tensor;
   }
 
   /**

@@ -4,12 +4,12 @@ import { heapAddress } from '../kernels/heap/memory.js';
 import { assertKnownKeys } from '../option-keys.js';
 import type { FloatDType } from '../tensor/dtype.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
-import { type Tensor, toTensor } from '../tensor/tensor.js';
+import { type AnyTensor, toTensor } from '../tensor/tensor.js';
 import { type ResolvedOptions, resolveOptions } from './options.js';
 
 /** A fusion job after validation: k checked tensors of one shape, the output dtype and kernel options. */
 export interface FusionPlan {
-  readonly inputs: readonly Tensor[];
+  readonly inputs: readonly AnyTensor[];
   readonly shape: readonly number[];
   readonly dtype: FloatDType;
   readonly options: ResolvedOptions;
@@ -48,7 +48,7 @@ export function planFusion(
   }
   if (inputs.length === 0) throw new EmptyInputError();
   // The same object may be passed many times (e.g. one frame repeated): validate it once.
-  const seen = new Map<unknown, Tensor>();
+  const seen = new Map<unknown, AnyTensor>();
   const tensors = inputs.map((x, i) => {
     let t = seen.get(x);
     if (t === undefined) {
@@ -98,7 +98,7 @@ export function planFusion(
  * True when two tensors share memory: the same buffer object, or both in the kernel heap (whose buffer
  * object changes each time it grows, while byte offsets stay heap addresses).
  */
-function overlaps(a: Tensor, b: Tensor): boolean {
+function overlaps(a: AnyTensor, b: AnyTensor): boolean {
   let a0 = a.data.byteOffset;
   let b0 = b.data.byteOffset;
   if (a.data.buffer !== b.data.buffer) {

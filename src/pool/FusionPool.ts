@@ -16,7 +16,7 @@ import { releaseClaimsOf } from '../kernels/heap/scratch.js';
 import type { MeanKernelParams } from '../kernels/params.js';
 import { assertKnownKeys } from '../option-keys.js';
 import { allocate, isShared, toShared } from '../tensor/alloc.js';
-import { type FloatArray, itemSize, type TypedArray } from '../tensor/dtype.js';
+import { type AnyTypedArray, type FloatArray, itemSize } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { ChunkError, PoolClosedError } from './errors.js';
@@ -424,8 +424,8 @@ export class FusionPool {
     const width = rowSize(plan.shape);
     // Ordinary buffers are copied once into shared memory: structured cloning would copy the whole buffer
     // for every chunk, and transferring would detach the caller's buffer.
-    const copies = new Map<TypedArray, TypedArray>();
-    const inputs: TypedArray[] = plan.inputs.map((t) => {
+    const copies = new Map<AnyTypedArray, AnyTypedArray>();
+    const inputs: AnyTypedArray[] = plan.inputs.map((t) => {
       if (isShared(t)) return t.data;
       let copy = copies.get(t.data);
       if (copy === undefined) {

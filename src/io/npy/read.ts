@@ -10,7 +10,7 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { FileError, NpyFormatError, OptionError } from '../../errors.js';
 import { DTYPE_CTORS } from '../../tensor/dtype.js';
 import { formatShape, rowCount, rowSize } from '../../tensor/shape.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import type { AnyTensor } from '../../tensor/tensor.js';
 import { NPY_PRELUDE_BYTES, type NpyHeader, npyHeaderLength, parseNpyHeader } from './header.js';
 import { swapBytes } from './range.js';
 
@@ -102,7 +102,7 @@ export async function readNpyHeader(path: string): Promise<NpyHeader> {
  * @throws {OptionError} when `start`/`end` are not integers with `0 ≤ start ≤ end ≤ rows`.
  * @throws {NpyFormatError} for a malformed file.
  */
-export async function readNpyRows(path: string, start: number, end: number): Promise<Tensor> {
+export async function readNpyRows(path: string, start: number, end: number): Promise<AnyTensor> {
   const fh = await openRegular(path);
   try {
     return await readRows(fh, await readNpyHeaderFrom(fh, path), start, end);
@@ -111,7 +111,7 @@ export async function readNpyRows(path: string, start: number, end: number): Pro
   }
 }
 
-async function readRows(fh: FileHandle, header: NpyHeader, start: number, end: number): Promise<Tensor> {
+async function readRows(fh: FileHandle, header: NpyHeader, start: number, end: number): Promise<AnyTensor> {
   const rows = rowCount(header.shape);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > rows) {
     throw new OptionError(
@@ -134,7 +134,7 @@ async function readRows(fh: FileHandle, header: NpyHeader, start: number, end: n
  * @returns A tensor of the file's shape and dtype (`b1` as uint8), in this machine's byte order.
  * @throws {NpyFormatError} for a malformed file (see {@link readNpyHeader}).
  */
-export async function readNpy(path: string): Promise<Tensor> {
+export async function readNpy(path: string): Promise<AnyTensor> {
   const fh = await openRegular(path);
   try {
     const header = await readNpyHeaderFrom(fh, path);

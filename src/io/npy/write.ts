@@ -15,7 +15,7 @@ import { describe, fileProblem, OptionError, OutputExistsError } from '../../err
 import { assertKnownKeys } from '../../option-keys.js';
 import { type DType, itemSize } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import type { AnyTensor } from '../../tensor/tensor.js';
 import { encodeNpyHeader } from './header.js';
 import { removeStaleTemps, tempName } from './stale.js';
 
@@ -188,7 +188,11 @@ async function syncDir(dir: string): Promise<void> {
  * @throws {OutputExistsError} when `path` exists and `overwrite` is not true.
  * @throws {Error} (Node's file system errors) when writing fails; no file is left at `path` then.
  */
-export async function writeNpy(path: string, tensor: Tensor, options: NpyWriteOptions = {}): Promise<void> {
+export async function writeNpy(
+  path: string,
+  tensor: AnyTensor,
+  options: NpyWriteOptions = {},
+): Promise<void> {
   const writer = await createNpyFile(path, tensor.dtype, tensor.shape, options);
   try {
     const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);

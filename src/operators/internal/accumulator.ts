@@ -22,7 +22,7 @@ import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels
 import { meanElement, scaleExponentFor } from '../../kernels/scalar.js';
 import { DTYPE_CTORS, type DType, type FloatDType, type TypedArray } from '../../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../../tensor/shape.js';
-import { type Tensor, type TensorLike, toTensor } from '../../tensor/tensor.js';
+import { type AnyTensor, type Tensor, type TensorLike, toTensor } from '../../tensor/tensor.js';
 
 /** A stream item that carries a weight (e.g. a federated client's update weighted by its sample count). */
 export interface WeightedTensor {
@@ -94,7 +94,7 @@ export function resolveStreamOptions(
 
 /** A stream item after reading: a checked tensor and its weight (1 for unweighted streams). */
 export interface ReadItem {
-  readonly tensor: Tensor;
+  readonly tensor: AnyTensor;
   readonly weight: number;
   /** Position in the stream, from 0. */
   readonly position: number;
@@ -110,7 +110,7 @@ function isWeighted(item: unknown): item is WeightedTensor {
  */
 export class StreamReader {
   #position = 0;
-  #first: Tensor | undefined;
+  #first: AnyTensor | undefined;
   #weighted = false;
 
   /** True when the stream carries weights (decided by its first item). */
@@ -224,7 +224,7 @@ export class RunningAccumulator {
    * @param first - The stream's first tensor (only its shape and dtype are read here).
    * @param weighted - Whether pushes carry weights (the weighted kernel path, as `meanFusion` with `weights`).
    */
-  constructor(first: Tensor, weighted: boolean, options: ResolvedStreamOptions) {
+  constructor(first: AnyTensor, weighted: boolean, options: ResolvedStreamOptions) {
     this.shape = first.shape;
     this.dtype = streamDType(first.dtype, options);
     this.#n = shapeSize(first.shape);
@@ -503,7 +503,7 @@ export class WindowAccumulator {
   #freshCount = 0;
   readonly #dataCtor: (typeof DTYPE_CTORS)[DType];
 
-  constructor(size: number, first: Tensor, weighted: boolean, options: ResolvedStreamOptions) {
+  constructor(size: number, first: AnyTensor, weighted: boolean, options: ResolvedStreamOptions) {
     this.#size = size;
     this.shape = first.shape;
     this.dtype = streamDType(first.dtype, options);
@@ -530,7 +530,7 @@ export class WindowAccumulator {
     const full = this.#length === size;
     let slot = this.#ring[this.#head];
     if (slot === undefined) {
-      slot = new this.#dataCtor(n);
+      slot = new this.#dataCtor(n) as TypedArray; // never int64: those streams use int64-stream.ts
       this.#ring.push(slot);
     }
     const oldW = this.#ringW[this.#head];
