@@ -28,6 +28,38 @@ export function productError(a: number, b: number, p: number): number {
   return ah * bh - p + ah * bl + al * bh + al * bl;
 }
 
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+/** ⌊log2 |x|⌋ for a finite non-zero float64, exactly (subnormals included). */
+export function exponentOf(x: number): number {
+  f64[0] = x;
+  const biased = (u32[HIGH_WORD] >>> 20) & 0x7ff;
+  if (biased !== 0) return biased - 1023;
+  return exponentOf(x * 2 ** 64) - 64; // subnormal: scale into the normal range first
+}
+
+/**
+ * The rounding error of `p = fl(a·b)`, exactly (a·b = p + e), for any finite operands whose product is
+ * finite: Dekker's TwoProduct, with the operands' exponents first rebalanced by a power of two (which is
+ * exact and keeps the product) when one of them is beyond {@link SPLIT_LIMIT}, so the splits cannot
+ * overflow. Exact while the error term is representable, i.e. for products above about 2^-969; below
+ * that it is the error as far as float64 can hold it. 0 when `p` is not finite.
+ */
+export function productErrorAny(a: number, b: number, p: number): number {
+  if (p - p !== 0) return 0;
+  let x = a;
+  let y = b;
+  if ((Math.abs(x) >= SPLIT_LIMIT || Math.abs(y) >= SPLIT_LIMIT) && x !== 0 && y !== 0) {
+    const shift = (exponentOf(x) - exponentOf(y)) >> 1; // move half the difference to the smaller one
+    x *= 2 ** -shift;
+    y *= 2 ** shift;
+  }
+  const e = productError(x, y, p);
+  return e - e === 0 ? e : 0;
+}
+
 /** The float32 neighbour of float32 `f` in the direction of `toward` (which differs from `f`). */
 export function nextFloat32(f: number, toward: number): number {
   if (f === 0) return toward > 0 ? 2 ** -149 : -(2 ** -149);

@@ -18,8 +18,9 @@
  */
 import { DTypeError, describe, EmptyInputError, OptionError, ShapeMismatchError } from '../../errors.js';
 import { type NanPolicy, resolveOptions } from '../../fusion/options.js';
-import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
+import { productError, productErrorAny, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
 import { meanElement, scaleExponentFor } from '../../kernels/scalar.js';
+import { rescaleFactors, scaleWeight, weightExponentForMax } from '../../kernels/weight-scale.js';
 import { DTYPE_CTORS, type DType, type FloatDType, type TypedArray } from '../../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../../tensor/shape.js';
 import { type AnyTensor, type Tensor, type TensorLike, toTensor } from '../../tensor/tensor.js';
@@ -219,6 +220,9 @@ export class RunningAccumulator {
   /** Elements whose plain sum overflowed (or met an infinity or NaN), with their scaled state. */
   readonly #scaled = new Map<number, Scaled>();
   #exp = 1;
+  /** Weighted float32: the kernel's weight scale 2^σ (exact.ts float32Weights), from the largest |w| so far. */
+  #sigma = 0;
+  #wMax = 0;
 
   /**
    * @param first - The stream's first tensor (only its shape and dtype are read here).
@@ -252,9 +256,11 @@ export class RunningAccumulator {
   /** Adds one tensor's data (same shape and dtype as the first; unchecked) with weight `w` (1 if unweighted). */
   push(x: TypedArray, w: number): void {
     const first = this.#k === 0;
+    const given = w;
+    if (this.#weighted && this.#f32) w = this.#kernelWeight(w);
     this.#k++;
     this.#absW += Math.abs(w);
-    this.#total += w;
+    this.#total += given;
     const exp = scaleExponentFor(this.#weighted ? this.#absW : this.#k);
     if (exp > this.#exp) {
       const f = 2 ** (this.#exp - exp);
@@ -276,6 +282,38 @@ export class RunningAccumulator {
     if (this.#weighted || this.#omit) this.#pushGeneral(x, w, first);
     else if (this.#f32) this.#pushCompensated(x, first);
     else this.#pushPlain(x, first);
+  }
+
+  /**
+   * A weighted float32 stream's weight as the kernel uses it (src/kernels/weight-scale.ts): scaled by 2^σ,
+   * σ from the largest |w| so far (0 while it stays in [2^-300, 2^300)); when σ changes, the state is
+   * rescaled by the same factors the kernel multiplies its running sums by, so the bits agree.
+   */
+  #kernelWeight(w: number): number {
+    this.#wMax = Math.max(this.#wMax, Math.abs(w));
+    const sigma = weightExponentForMax(this.#wMax);
+    if (sigma !== this.#sigma) {
+      if (this.#k > 0) this.#rescale(sigma - this.#sigma);
+      this.#sigma = sigma;
+    }
+    return scaleWeight(w, sigma);
+  }
+
+  /** Multiplies every sum of the state by 2^d, as the kernel's weight plan does (two factors, in order). */
+  #rescale(d: number): void {
+    const [a, b] = rescaleFactors(d);
+    const by = (v: number) => v * a * b;
+    for (const arr of [this.#s, this.#c, this.#wHiE, this.#wLoE]) {
+      for (let i = 0; i < arr.length; i++) arr[i] = by(arr[i]);
+    }
+    this.#wHi = by(this.#wHi);
+    this.#wLo = by(this.#wLo);
+    this.#absW = by(this.#absW);
+    // The overflow-safe exponent stays the largest seen, as the kernel's plan keeps it.
+    for (const st of this.#scaled.values()) {
+      st.s = by(st.s);
+      st.c = by(st.c);
+    }
   }
 
   /** Plain mean, float64 output: a sequential float64 sum (the SIMD kernel's float64 path). */
@@ -344,7 +382,7 @@ export class RunningAccumulator {
       let e = 0;
       if (weighted) {
         v = w * xi;
-        if (f32 && splittable(w, xi, v)) e = productError(w, xi, v);
+        if (f32) e = productErrorAny(w, xi, v); // as the kernel (scalar.ts)
       }
       const old = s[i];
       const oc = f32 ? c[i] : 0;
@@ -391,7 +429,7 @@ export class RunningAccumulator {
     let e = 0;
     if (this.#weighted) {
       v = w * xs;
-      if (this.#f32 && splittable(w, xs, v)) e = productError(w, xs, v);
+      if (this.#f32) e = productErrorAny(w, xs, v);
     }
     if (!was) {
       st.s = v;
