@@ -68,6 +68,16 @@ export function nextFloat32(f: number, toward: number): number {
   return f32[0];
 }
 
+/** True when float64 `m` lies within a few ulps of a float32 midpoint (where double rounding may err). */
+export function nearFloat32Midpoint(m: number): boolean {
+  const f = Math.fround(m);
+  if (f === m || !Number.isFinite(f)) return false;
+  const g = nextFloat32(f, m);
+  if (!Number.isFinite(g)) return false;
+  const mid = (f + g) / 2;
+  return Math.abs(m - mid) <= Math.abs(mid) * 2 ** -48 + 2 ** -1070;
+}
+
 /**
  * Rounds the quotient (s + c) / (wHi + wLo) to float32 exactly, given its float64 approximation `m`.
  *
@@ -83,7 +93,9 @@ export function roundQuotientToFloat32(m: number, s: number, c: number, wHi: num
   const mid = (f + g) / 2; // exact: f and g are float32 values, their sum fits 25 bits
   if (Math.abs(m - mid) > Math.abs(mid) * 2 ** -48 + 2 ** -1070) return f;
   const p = mid * wHi;
-  const r = s - p - productError(mid, wHi, p) + (c - mid * wLo);
+  // s − p is exact (s is within a few ulps of p); c and the product's error term are of one size, so their
+  // difference comes before the small mid·wLo (with weights 1 and 1e39, c − mid·wLo lost mid·wLo entirely).
+  const r = s - p + (c - productError(mid, wHi, p)) - mid * wLo;
   if (Number.isNaN(r)) return f; // operands beyond the split range: keep the float64 rounding
   if (r === 0) return Math.fround(mid);
   return (r > 0 === g > f) !== wHi < 0 ? g : f;

@@ -208,6 +208,28 @@ function nonFiniteMean(
 }
 
 /**
+ * The exactly rounded mean of element i of any inputs (numbers or BigInts), weighted or not: used by the
+ * scalar kernel to settle a weighted float32 result whose float64 quotient lies within a few ulps of a
+ * float32 midpoint, where compensated sums cannot tell the side (rare: about one element in 2^40).
+ */
+export function exactElementMean(
+  inputs: readonly AnyTypedArray[],
+  i: number,
+  params: MeanKernelParams,
+  toFloat32: boolean,
+): number {
+  const weights = params.weights === null ? null : Array.from(params.weights, scaled);
+  return generalMean(
+    inputs,
+    weights,
+    i,
+    params,
+    toFloat32,
+    inputs.map(() => new Float64Array(1)),
+  );
+}
+
+/**
  * Writes `out[i]` = the mean of `inputs[·][i]` for `start ≤ i < end`, exactly rounded, for inputs of
  * which at least one is a BigInt array. Same contract as `meanRange`.
  */

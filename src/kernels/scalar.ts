@@ -6,7 +6,8 @@
  * how the elements are split into blocks, chunks or threads.
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
-import { productErrorAny, roundQuotientToFloat32 } from './exact.js';
+import { nearFloat32Midpoint, productErrorAny, roundQuotientToFloat32 } from './exact.js';
+import { exactElementMean } from './int64.js'; // a cycle of functions only: safe in ESM
 import type { MeanKernelParams } from './params.js';
 import { type Float32WeightPlan, float32WeightPlan } from './weight-scale.js';
 
@@ -112,7 +113,11 @@ export function meanElement(
   if (!Number.isFinite(m)) {
     return meanElement(inputs, i, params, toFloat32, safeExponent(inputs.length, weights, plan));
   }
-  return toFloat32 ? roundQuotientToFloat32(m, s, c, wHi, wLo) : m;
+  if (!toFloat32) return m;
+  // Weighted: near a float32 midpoint the compensated state cannot always tell the side (weights whose sum
+  // or products are not exact, e.g. the mean of equal odd integers above 2^24): settle it exactly.
+  if (params.weights !== null && nearFloat32Midpoint(m)) return exactElementMean(inputs, i, params, true);
+  return roundQuotientToFloat32(m, s, c, wHi, wLo);
 }
 
 /** True when the exact result of element `i` is NaN: a NaN input that counts, 0·inf, or +inf and −inf inputs together. */
