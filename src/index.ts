@@ -30,6 +30,7 @@ export {
   fuseFiles,
   fuseFilesAsync,
 } from './jobs/fuseFiles.js';
+export { MIN_MEMORY_LIMIT, type ThreadLimit } from './jobs/memory-budget.js';
 export { type FuseMeanOptions, fuseMean } from './operators/fuseMean.js';
 export type {
   StreamItem,
@@ -45,6 +46,7 @@ export {
   type FuseOptions,
   FusionPool,
   type FusionPoolOptions,
+  maxThreads,
   type RunTaskOptions,
 } from './pool/FusionPool.js';
 export { DEFAULT_CHUNK_BYTES, type PlanChunksOptions, planChunks, type RowRange } from './pool/plan.js';

@@ -11,33 +11,26 @@
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { Observable, type Subscription } from 'rxjs';
-import { describe, EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
-import { type MeanFusionOptions, resolveOptions } from '../fusion/options.js';
-import { resultDType } from '../fusion/validate.js';
-import type { NpyHeader } from '../io/npy/header.js';
-import { readNpyHeader } from '../io/npy/read.js';
+import { describe, OptionError } from '../errors.js';
+import type { MeanFusionOptions } from '../fusion/options.js';
 import { createNpyFile, type NpyFileWriter } from '../io/npy/write.js';
-import type { MeanKernelParams } from '../kernels/params.js';
 import { assertKnownKeys } from '../option-keys.js';
 import { ChunkError } from '../pool/errors.js';
 import { FusionPool } from '../pool/FusionPool.js';
 import { linkSignal } from '../pool/linked-signal.js';
-import { planChunks, type RowRange } from '../pool/plan.js';
+import type { RowRange } from '../pool/plan.js';
 import { runChunks$ } from '../pool/run-chunks.js';
 import { workerPath } from '../pool/worker-path.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
-import { formatShape, rowCount, rowSize, sameShape, shapeSize } from '../tensor/shape.js';
+import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
+import type { ThreadLimit } from './memory-budget.js';
+import { type FilesPlan, integer, planFiles, planJob } from './plan-files.js';
 import type { FileSlice, FuseFilesResult, FuseFilesTask } from './protocol.js';
 
 /** Default `memoryLimit`: 512 MiB. */
 export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
 
-/**
- * Largest chunk task (input bytes read plus output bytes written) when the memory limit allows it: 16 MiB.
- * Big enough that a chunk's syscalls and thread hand-off cost next to nothing; small enough that an aborted
- * chunk (whose thread is terminated) wastes little and that 2 threads get many chunks of a 2 GB job.
- */
-export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
+export { MAX_CHUNK_BYTES } from './plan-files.js';
 
 const FUSE_FILES_KEYS = [
   ...['weights', 'nan', 'dtype', 'stacked', 'threads', 'chunkRows', 'memoryLimit'],
@@ -54,14 +47,19 @@ export interface FuseFilesOptions extends Omit<MeanFusionOptions, 'out'> {
   stacked?: boolean;
   /**
    * Worker threads and chunks in flight (ignored when `pool` is given: the pool's thread count is used).
+   * Fewer are started when the job has fewer chunks, when `memoryLimit` cannot hold them, or above
+   * `maxThreads()`; the summary's `threads` and `threadsLimitedBy` say so.
    * @default os.availableParallelism()
    */
   threads?: number;
   /** Rows (along the first axis of one tensor) per chunk, forcing the split; must fit `memoryLimit`. */
   chunkRows?: number;
   /**
-   * Bytes of memory the job may use. The chunk buffers in flight (threads × (k inputs + output) chunk
-   * bytes) are kept under half of it; the other half is headroom for the runtime and the threads.
+   * Peak resident memory (RSS) of the whole process, in bytes: Node.js itself, the worker threads and the
+   * chunk buffers all count (memory-budget.ts has the model). Threads and chunks are sized to fit; a limit
+   * below `MIN_MEMORY_LIMIT` (97 MiB: Node.js and one thread) is refused. Measured to hold from 128 MiB up
+   * for the CLI. With `pool` (threads the caller owns) only the chunks in flight are sized, to half of it.
+   * What the rest of the caller's program holds is not known to the job: leave room for it.
    * @default DEFAULT_MEMORY_LIMIT (512 MiB)
    */
   memoryLimit?: number;
@@ -88,6 +86,8 @@ export interface FuseFilesProgress {
   readonly bytesTotal: number;
   /** Seconds since the job started. */
   readonly elapsed: number;
+  /** Worker threads the job runs on. */
+  readonly threads: number;
 }
 
 /** What {@link fuseFilesAsync} resolves to once the output is in place. */
@@ -106,119 +106,15 @@ export interface FuseFilesSummary {
   readonly bytesWritten: number;
   /** Seconds the job took. */
   readonly seconds: number;
-}
-
-/** A validated job: where the k tensors are, the output's shape and dtype, the kernel parameters. */
-interface FilesPlan {
-  readonly slices: readonly FileSlice[];
-  readonly shape: readonly number[];
-  readonly dtype: FloatDType;
-  readonly params: MeanKernelParams;
-}
-
-function integer(value: unknown, name: string, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new OptionError(`Expected \`${name}\` to be an integer from ${min} and up, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** Reads every header and checks inputs, shapes and options, as `planFusion` does for in-memory tensors. */
-async function planFiles(inputs: unknown, options: FuseFilesOptions): Promise<FilesPlan> {
-  const paths = typeof inputs === 'string' ? [inputs] : inputs;
-  if (!Array.isArray(paths)) {
-    throw new OptionError(`Expected \`inputs\` to be an array of .npy paths, got ${describe(inputs)}`);
-  }
-  paths.forEach((p, i) => {
-    if (typeof p !== 'string' || p === '') {
-      throw new OptionError(`Expected \`inputs[${i}]\` to be a .npy file path, got ${describe(p)}`);
-    }
-  });
-  if (paths.length === 0) {
-    throw new EmptyInputError('Expected `inputs` to name at least one .npy file, got an empty array');
-  }
-  const headers: NpyHeader[] = [];
-  for (const p of paths as string[]) headers.push(await readNpyHeader(p));
-  let slices: FileSlice[];
-  let shape: readonly number[];
-  if (options.stacked === true) {
-    if (headers.length !== 1) {
-      throw new OptionError(
-        `Expected one stacked .npy file with \`stacked: true\`, got ${headers.length} files`,
-      );
-    }
-    const h = headers[0];
-    if (h.shape.length === 0 || h.shape[0] === 0) {
-      throw new EmptyInputError(
-        `${h.file} has shape ${formatShape(h.shape)}: a stacked file needs a first axis of length k ≥ 1`,
-      );
-    }
-    shape = Object.freeze(h.shape.slice(1));
-    const bytes = shapeSize(shape) * h.itemSize;
-    slices = Array.from({ length: h.shape[0] }, (_, j) => ({
-      path: h.file,
-      offset: h.dataOffset + j * bytes,
-      dtype: h.dtype,
-      swap: h.swap,
-    }));
-  } else {
-    shape = headers[0].shape;
-    headers.forEach((h, i) => {
-      if (!sameShape(h.shape, shape)) {
-        throw new ShapeMismatchError(
-          `${h.file} (inputs[${i}]) has shape ${formatShape(h.shape)} but ${headers[0].file} (inputs[0]) has shape ${formatShape(shape)}; all inputs must share one shape`,
-        );
-      }
-    });
-    slices = headers.map((h) => ({ path: h.file, offset: h.dataOffset, dtype: h.dtype, swap: h.swap }));
-  }
-  const resolved = resolveOptions(options, slices.length);
-  return {
-    slices,
-    shape,
-    dtype: resolved.dtype ?? resultDType(slices),
-    params: { weights: resolved.weights, nanOmit: resolved.nanOmit },
-  };
-}
-
-/** Element ranges `[start, end)` of one tensor, each a task. */
-function planRanges(
-  plan: FilesPlan,
-  threads: number,
-  memoryLimit: number,
-  chunkRows: number | undefined,
-): RowRange[] {
-  const rows = rowCount(plan.shape);
-  const width = rowSize(plan.shape);
-  const elements = shapeSize(plan.shape);
-  if (elements === 0) return [];
-  const bytesPerElement = plan.slices.reduce((s, x) => s + itemSize(x.dtype), itemSize(plan.dtype));
-  const perTask = Math.min(MAX_CHUNK_BYTES, Math.floor(memoryLimit / 2 / threads));
-  if (perTask < bytesPerElement) {
-    throw new OptionError(
-      `\`memoryLimit\` ${memoryLimit} is too small: ${threads} thread(s) need at least ${2 * threads * bytesPerElement} bytes`,
-    );
-  }
-  const rowBytes = width * bytesPerElement;
-  if (chunkRows !== undefined) {
-    if (chunkRows * rowBytes * threads > memoryLimit / 2) {
-      throw new OptionError(
-        `\`chunkRows\` ${chunkRows} needs ${chunkRows * rowBytes} bytes per chunk; with ${threads} thread(s) that exceeds half of \`memoryLimit\` (${memoryLimit} bytes)`,
-      );
-    }
-    return planChunks(rows, rowBytes, { chunkRows, threads }).map((c) => ({
-      start: c.start * width,
-      end: c.end * width,
-    }));
-  }
-  if (rowBytes <= perTask) {
-    return planChunks(rows, rowBytes, { chunkBytes: perTask, threads }).map((c) => ({
-      start: c.start * width,
-      end: c.end * width,
-    }));
-  }
-  // One row is over the budget: split the flat elements instead (C order makes them contiguous).
-  return planChunks(elements, bytesPerElement, { chunkBytes: perTask, threads });
+  /** Worker threads the job ran on. */
+  readonly threads: number;
+  /** Threads asked for (`threads`, its default, or the pool's). */
+  readonly threadsRequested: number;
+  /**
+   * Why `threads` is below `threadsRequested`: the job had fewer chunks, `memoryLimit` could not hold more,
+   * or `maxThreads()` caps them; `undefined` when all ran.
+   */
+  readonly threadsLimitedBy: ThreadLimit | undefined;
 }
 
 /** Runs a whole job; reports progress through `onProgress`; removes the temporary file on any failure. */
@@ -248,7 +144,7 @@ async function runJob(
   if (pool !== undefined && !(pool instanceof FusionPool)) {
     throw new OptionError(`Expected \`pool\` to be a FusionPool, got ${describe(pool)}`);
   }
-  const threads = pool?.threads ?? integer(options.threads ?? availableParallelism(), 'threads', 1);
+  const requested = pool?.threads ?? integer(options.threads ?? availableParallelism(), 'threads', 1);
   const memoryLimit = integer(options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, 'memoryLimit', 1);
   const chunkRows = options.chunkRows === undefined ? undefined : integer(options.chunkRows, 'chunkRows', 1);
   signal?.throwIfAborted();
@@ -260,7 +156,7 @@ async function runJob(
       `\`output\` ${output} is one of the inputs; pass \`overwrite: true\` to replace it`,
     );
   }
-  const ranges = planRanges(plan, threads, memoryLimit, chunkRows);
+  const { threads, limitedBy, ranges } = planJob(plan, requested, pool?.threads, memoryLimit, chunkRows);
   signal?.throwIfAborted();
   const writer = await createNpyFile(output, plan.dtype, plan.shape, { overwrite: options.overwrite });
   const ownPool = pool === undefined && ranges.length > 0 ? new FusionPool({ threads }) : undefined;
@@ -283,6 +179,7 @@ async function runJob(
           bytesRead: read,
           bytesTotal,
           elapsed: elapsed(),
+          threads,
         }),
     );
     signal?.throwIfAborted();
@@ -295,6 +192,9 @@ async function runJob(
       bytesRead,
       bytesWritten: writer.dataOffset + writer.dataBytes,
       seconds: elapsed(),
+      threads,
+      threadsRequested: requested,
+      threadsLimitedBy: limitedBy,
     };
   } catch (error) {
     await writer.discard();
@@ -377,9 +277,10 @@ function runChunks(
  * @throws {EmptyInputError} when `inputs` is empty, or a stacked file's first axis is 0.
  * @throws {ShapeMismatchError} when two input files have different shapes (names both files).
  * @throws {NpyFormatError} when an input is not a valid `.npy` (names the file and the problem).
- * @throws {OptionError} for bad `weights`/`nan`/`dtype` (as `meanFusion`), a `threads`, `chunkRows` or
- *   `memoryLimit` that is not a positive integer, a `memoryLimit` too small for one element per thread or
- *   for `chunkRows`, `stacked` with more than one file, a bad `signal` or `pool`, or `output` naming an input.
+ * @throws {OptionError} for bad `weights`/`nan`/`dtype` (as `meanFusion`), an unknown option, a `threads`,
+ *   `chunkRows` or `memoryLimit` that is not a positive integer, a `memoryLimit` below the process's floor
+ *   (`MIN_MEMORY_LIMIT`, own threads) or too small for one element per thread or for `chunkRows`,
+ *   `stacked` with more than one file, a bad `signal` or `pool`, or `output` naming an input.
  * @throws {OutputExistsError} when `output` exists and `overwrite` is not true.
  * @throws {ChunkError} when a chunk fails in a worker (names the rows and, in its message, the file).
  * @throws {unknown} `signal.reason` when `signal` aborts.
