@@ -31,7 +31,7 @@ export class ShapeMismatchError extends MeanFusionError {
   }
 }
 
-/** Thrown for data of an unsupported type (BigInt arrays, plain objects) or an unknown dtype name. */
+/** Thrown for data of an unsupported type (Float16Array, DataView, plain objects) or an unknown dtype name. */
 export class DTypeError extends MeanFusionError {
   constructor(message: string) {
     super(message, 'ERR_DTYPE');
