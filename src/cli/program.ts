@@ -83,9 +83,17 @@ export function createProgram(
       ).choices(['float32', 'float64']),
     )
     .option('--stacked', 'one input whose first axis enumerates the k arrays')
-    .option('-t, --threads <n>', 'worker threads (default: available cores)', positiveInteger)
+    .option(
+      '-t, --threads <n>',
+      'worker threads (default: available cores; fewer when the job has fewer chunks or --memory-limit holds fewer)',
+      positiveInteger,
+    )
     .option('--chunk-rows <n>', 'rows per chunk task (default: from --memory-limit)', positiveInteger)
-    .option('--memory-limit <size>', 'memory budget, e.g. 512MB, 1GiB (default: 512MiB)', size)
+    .option(
+      '--memory-limit <size>',
+      'peak resident memory of the whole process, e.g. 512MB, 1GiB (default: 512MiB; at least 97MiB)',
+      size,
+    )
     .option('-f, --force', 'overwrite an existing output file')
     .option('--progress', 'show a progress bar (on a terminal only; default there)')
     .option('--no-progress', 'never show a progress bar')
