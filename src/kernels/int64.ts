@@ -6,7 +6,8 @@
  * needs 64 + log2(k) bits. The plain mean of integer inputs therefore sums each element exactly in two
  * float64 words: the high 32 bits of every 64-bit input in one, the low 32 bits (and the narrower integer
  * inputs whole) in the other, both exact below 2^53 for k < 2^20. A total below 2^53 is then one float64
- * and one correctly rounded division; a larger one is rounded from the exact BigInt quotient. Weighted
+ * and one correctly rounded division; a larger one is divided as a two-float sum with an exact residual,
+ * and rounded from the exact BigInt quotient only when it lies too close to a rounding midpoint to tell. Weighted
  * means, and inputs that mix int64 with float data, are summed exactly as BigInt dyadic rationals (every
  * finite float64 is an integer times 2^-1074). Non-finite float inputs give what the scalar kernel gives
  * (±inf, NaN), and `nan: 'omit'` skips NaN float inputs. Pure, synchronous, unchecked.
@@ -16,7 +17,7 @@
  */
 import { endianness } from 'node:os';
 import type { AnyTypedArray, BigIntArray, FloatArray, TypedArray } from '../tensor/dtype.js';
-import { roundQuotientToFloat32 } from './exact.js';
+import { nearFloat32Midpoint, productError, roundQuotientToFloat32 } from './exact.js';
 import type { MeanKernelParams } from './params.js';
 import { meanElement } from './scalar.js';
 
@@ -131,7 +132,49 @@ function plainIntegerMean(
     const m = t / k;
     return toFloat32 ? roundQuotientToFloat32(m, t, 0, k, 0) : m;
   }
-  return roundRatio((BigInt(high) << 32n) + BigInt(low), BigInt(k), toFloat32);
+  const r = twoWordMean(high * 2 ** 32, low, k, toFloat32);
+  return r === r ? r : roundRatio((BigInt(high) << 32n) + BigInt(low), BigInt(k), toFloat32);
+}
+
+const bits64 = new Float64Array(1);
+const words64 = new Uint32Array(bits64.buffer);
+
+/** The float64 next to finite non-zero `x` away from zero (`up`) or towards it. */
+function neighbour(x: number, up: boolean): number {
+  bits64[0] = x;
+  if (up) {
+    if (words64[LO] === 0xffffffff) words64[HI]++;
+    words64[LO]++;
+  } else {
+    if (words64[LO] === 0) words64[HI]--;
+    words64[LO]--;
+  }
+  return bits64[0];
+}
+
+/** (s + e) − q·k to about 2^-53 of its size, for q within a few ulps of (s + e)/k (s − p is then exact). */
+function residual(s: number, e: number, q: number, k: number): number {
+  const p = q * k;
+  return s - p - productError(q, k, p) + e;
+}
+
+/**
+ * The mean (hi + lo)/k of an exact integer total hi + lo (both exact integers, |total| ≥ 2^53) without
+ * BigInts: the float64 quotient corrected by its residual, checked to lie clearly within half a spacing of
+ * the exact mean; NaN when it is too close to a midpoint to tell (then the caller rounds with BigInts).
+ */
+function twoWordMean(hi: number, lo: number, k: number, toFloat32: boolean): number {
+  const s = hi + lo;
+  const z = s - hi;
+  const e = hi - (s - z) + (lo - z); // TwoSum: hi + lo = s + e exactly
+  const q = s / k;
+  const cand = q + residual(s, e, q, k) / k;
+  if (toFloat32) return nearFloat32Midpoint(cand) ? Number.NaN : Math.fround(cand);
+  const rc = residual(s, e, cand, k);
+  if (rc === 0) return cand;
+  const away = rc > 0 === cand > 0; // the exact mean lies beyond cand, away from zero
+  const spacing = Math.abs(neighbour(cand, away) - cand);
+  return Math.abs(rc) / k < (spacing / 2) * (1 - 2 ** -20) ? cand : Number.NaN;
 }
 
 /** Trailing zero bits of a non-zero BigInt. */
