@@ -68,14 +68,52 @@ export function nextFloat32(f: number, toward: number): number {
   return f32[0];
 }
 
-/** True when float64 `m` lies within a few ulps of a float32 midpoint (where double rounding may err). */
+/**
+ * True when float64 `m` lies within a few ulps of a float32 midpoint (where double rounding may err): at
+ * most 64 float64 ulps (2^-46 relative) away. In float32's normal range that is a look at the 29 mantissa
+ * bits float32 drops (a midpoint has them 1000…0); elsewhere the neighbours are computed.
+ */
 export function nearFloat32Midpoint(m: number): boolean {
+  const a = Math.abs(m);
+  if (a >= 2 ** -125 && a < 2 ** 127) {
+    f64[0] = m;
+    const d = (u32[1 - HIGH_WORD] & 0x1fffffff) - 0x10000000;
+    return d <= 64 && d >= -64;
+  }
   const f = Math.fround(m);
   if (f === m || !Number.isFinite(f)) return false;
   const g = nextFloat32(f, m);
   if (!Number.isFinite(g)) return false;
   const mid = (f + g) / 2;
-  return Math.abs(m - mid) <= Math.abs(mid) * 2 ** -48 + 2 ** -1070;
+  return Math.abs(m - mid) <= Math.abs(mid) * 2 ** -46 + 2 ** -1070;
+}
+
+/**
+ * For a weighted quotient (s + c) / (wHi + wLo) whose float64 approximation `m` lies near a float32
+ * midpoint: true when the residual at the midpoint, computed as {@link roundQuotientToFloat32} computes it,
+ * is clearly larger than its own error (k² · 2^-64 of the sum covers the compensated sums' error under the
+ * documented cancellation bound of 2^40), so that its sign decides the rounding; false for exact or near
+ * ties, which the caller then settles exactly.
+ */
+export function residualDecides(
+  m: number,
+  s: number,
+  c: number,
+  wHi: number,
+  wLo: number,
+  k: number,
+): boolean {
+  const f = Math.fround(m);
+  const g = nextFloat32(f, m);
+  const mid = (f + g) / 2;
+  const p = mid * wHi;
+  const d = s - p;
+  const e = productError(mid, wHi, p);
+  const q = mid * wLo;
+  const r = d + (c - e) - q;
+  const bound =
+    2 ** -49 * (Math.abs(d) + Math.abs(c) + Math.abs(e) + Math.abs(q)) + k * k * 2 ** -64 * Math.abs(s);
+  return Math.abs(r) > bound;
 }
 
 /**

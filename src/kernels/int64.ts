@@ -18,8 +18,8 @@
 import { endianness } from 'node:os';
 import type { AnyTypedArray, BigIntArray, FloatArray, TypedArray } from '../tensor/dtype.js';
 import { nearFloat32Midpoint, productError, roundQuotientToFloat32 } from './exact.js';
+import { exactElementMean, exactWeights, roundRatio } from './exact-rational.js';
 import type { MeanKernelParams } from './params.js';
-import { meanElement } from './scalar.js';
 
 /** Word order of a 64-bit integer in memory: index of the low 32-bit word. */
 const LO = endianness() === 'LE' ? 0 : 1;
@@ -42,44 +42,7 @@ function isFloat(x: AnyTypedArray): boolean {
   return x instanceof Float64Array || x instanceof Float32Array;
 }
 
-/** Bits of a positive BigInt. */
-function bitLength(a: bigint): number {
-  return a.toString(2).length;
-}
-
-/**
- * The float64 (or float32) nearest p/q, ties to even; q ≠ 0. Subnormal results are rounded at the
- * format's smallest exponent, results beyond its range are ±inf.
- */
-export function roundRatio(p: bigint, q: bigint, toFloat32: boolean): number {
-  let num = p;
-  let den = q;
-  if (den < 0n) {
-    num = -num;
-    den = -den;
-  }
-  if (num === 0n) return 0;
-  const negative = num < 0n;
-  const a = negative ? -num : num;
-  const bits = toFloat32 ? 24 : 53;
-  const emin = toFloat32 ? -149 : -1074;
-  // a/den lies in [2^(la−lq−1), 2^(la−lq+1)): with e = la − lq − bits the quotient a/(den·2^e) has bits or
-  // bits + 1 bits; one step up fixes the latter. e is the exponent of the result's last bit.
-  let e = bitLength(a) - bitLength(den) - bits;
-  const divide = (at: number): [bigint, bigint, bigint] => {
-    const n = at >= 0 ? a : a << BigInt(-at);
-    const d = at >= 0 ? den << BigInt(at) : den;
-    return [n / d, n % d, d];
-  };
-  let [m, r, d] = divide(e);
-  if (m >= 1n << BigInt(bits)) [m, r, d] = divide(++e);
-  if (e < emin) [m, r, d] = divide((e = emin));
-  const twice = 2n * r;
-  if (twice > d || (twice === d && (m & 1n) === 1n)) m += 1n;
-  const magnitude = Number(m) * 2 ** e;
-  const v = toFloat32 ? Math.fround(magnitude) : magnitude;
-  return negative ? -v : v;
-}
+export { roundRatio };
 
 /** Scratch for the inputs' 32-bit words (views on the same memory) and per-input facts of one call. */
 interface Plan {
@@ -177,101 +140,6 @@ function twoWordMean(hi: number, lo: number, k: number, toFloat32: boolean): num
   return Math.abs(rc) / k < (spacing / 2) * (1 - 2 ** -20) ? cand : Number.NaN;
 }
 
-/** Trailing zero bits of a non-zero BigInt. */
-function trailingZeros(n: bigint): number {
-  const a = n < 0n ? -n : n;
-  return bitLength(a & -a) - 1;
-}
-
-/** An exact finite float64 as N · 2^-1074 (N a BigInt). */
-const f64 = new Float64Array(1);
-const u64 = new BigUint64Array(f64.buffer);
-function scaled(x: number): bigint {
-  if (x === 0) return 0n;
-  f64[0] = x;
-  const bits = u64[0];
-  const exp = Number((bits >> 52n) & 0x7ffn);
-  const frac = bits & 0xfffffffffffffn;
-  const n = (exp === 0 ? frac : frac | 0x10000000000000n) << BigInt(Math.max(exp, 1) - 1);
-  return x < 0 ? -n : n;
-}
-
-/**
- * The general exact mean of element i: Σ wⱼ·xⱼ / Σ wⱼ as BigInt dyadic rationals (weights, float inputs,
- * NaN omission), or the scalar kernel's ±inf/NaN when a counted input is not finite.
- */
-function generalMean(
-  inputs: readonly AnyTypedArray[],
-  weights: readonly bigint[] | null,
-  i: number,
-  params: MeanKernelParams,
-  toFloat32: boolean,
-  one: Float64Array[],
-): number {
-  let s = 0n;
-  let w = 0n;
-  let withFloats = false;
-  // First pass: non-finite float inputs decide the result as in the scalar kernel; find whether any float
-  // input counts (then integers are scaled by 2^1074 to share the floats' unit).
-  for (let j = 0; j < inputs.length; j++) {
-    const x = inputs[j];
-    if (isBig(x)) continue;
-    const v = x[i];
-    if (Number.isNaN(v) && params.nanOmit) continue;
-    if (!Number.isFinite(v)) return nonFiniteMean(inputs, i, params, toFloat32, one);
-    if (isFloat(x)) withFloats = true;
-  }
-  for (let j = 0; j < inputs.length; j++) {
-    const x = inputs[j];
-    let term: bigint;
-    if (isBig(x)) term = withFloats ? x[i] << 1074n : x[i];
-    else {
-      const v = x[i];
-      if (Number.isNaN(v)) continue; // omitted (propagation returned above)
-      term = withFloats ? scaled(v) : BigInt(v); // integers of the narrow dtypes are exact
-    }
-    const wj = weights === null ? 1n : weights[j];
-    s += wj * term;
-    w += wj;
-  }
-  if (w === 0n) return Number.NaN; // weights cancelled (or every input omitted)
-  return roundRatio(s, withFloats ? w << 1074n : w, toFloat32);
-}
-
-/** The scalar kernel on element i with 64-bit inputs converted to numbers: only ±inf/NaN come out of it here. */
-function nonFiniteMean(
-  inputs: readonly AnyTypedArray[],
-  i: number,
-  params: MeanKernelParams,
-  toFloat32: boolean,
-  one: Float64Array[],
-): number {
-  for (let j = 0; j < inputs.length; j++) one[j][0] = Number(inputs[j][i]);
-  return meanElement(one, 0, params, toFloat32, 0);
-}
-
-/**
- * The exactly rounded mean of element i of any inputs (numbers or BigInts), weighted or not: used by the
- * scalar kernel to settle a weighted float32 result whose float64 quotient lies within a few ulps of a
- * float32 midpoint, where compensated sums cannot tell the side (rare: about one element in 2^40).
- */
-export function exactElementMean(
-  inputs: readonly AnyTypedArray[],
-  i: number,
-  params: MeanKernelParams,
-  toFloat32: boolean,
-): number {
-  const weights = params.weights === null ? null : Array.from(params.weights, scaled);
-  return generalMean(
-    inputs,
-    weights,
-    i,
-    params,
-    toFloat32,
-    inputs.map(() => new Float64Array(1)),
-  );
-}
-
 /**
  * Writes `out[i]` = the mean of `inputs[·][i]` for `start ≤ i < end`, exactly rounded, for inputs of
  * which at least one is a BigInt array. Same contract as `meanRange`.
@@ -289,14 +157,6 @@ export function meanRangeInt64(
     for (let i = start; i < end; i++) out[i] = plainIntegerMean(inputs, plan, i, toFloat32);
     return;
   }
-  // Weights as exact integers N·2^-1074 (the common scale cancels in Σ w·x / Σ w, and so does a common
-  // power of two, which keeps the BigInts short for ordinary weights such as 1, 3 or 0.25).
-  let weights = params.weights === null ? null : Array.from(params.weights, scaled);
-  if (weights !== null) {
-    let shift = 2200n;
-    for (const n of weights) if (n !== 0n) shift = BigInt(Math.min(Number(shift), trailingZeros(n)));
-    if (shift > 0n && shift < 2200n) weights = weights.map((n) => n >> shift);
-  }
-  const one = inputs.map(() => new Float64Array(1));
-  for (let i = start; i < end; i++) out[i] = generalMean(inputs, weights, i, params, toFloat32, one);
+  const weights = params.weights === null ? null : exactWeights(params.weights);
+  for (let i = start; i < end; i++) out[i] = exactElementMean(inputs, weights, i, params, toFloat32);
 }

@@ -6,8 +6,15 @@
  * how the elements are split into blocks, chunks or threads.
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
-import { nearFloat32Midpoint, productErrorAny, roundQuotientToFloat32 } from './exact.js';
-import { exactElementMean } from './int64.js'; // a cycle of functions only: safe in ESM
+import {
+  nearFloat32Midpoint,
+  productError,
+  productErrorAny,
+  residualDecides,
+  roundQuotientToFloat32,
+  SPLIT_LIMIT,
+} from './exact.js';
+import { exactElementMean, exactWeights } from './exact-rational.js'; // a function cycle: safe in ESM
 import type { MeanKernelParams } from './params.js';
 import { type Float32WeightPlan, float32WeightPlan } from './weight-scale.js';
 
@@ -72,7 +79,13 @@ export function meanElement(
     let e = 0;
     if (weights !== null) {
       v = w * xs;
-      if (toFloat32) e = productErrorAny(w, xs, v);
+      if (toFloat32) {
+        // Dekker's split directly when it cannot overflow (the common case), else with rebalanced exponents.
+        e =
+          Math.abs(w) < SPLIT_LIMIT && Math.abs(xs) < SPLIT_LIMIT && v - v === 0
+            ? productError(w, xs, v)
+            : productErrorAny(w, xs, v);
+      }
     }
     if (!started) {
       s = v;
@@ -114,9 +127,15 @@ export function meanElement(
     return meanElement(inputs, i, params, toFloat32, safeExponent(inputs.length, weights, plan));
   }
   if (!toFloat32) return m;
-  // Weighted: near a float32 midpoint the compensated state cannot always tell the side (weights whose sum
-  // or products are not exact, e.g. the mean of equal odd integers above 2^24): settle it exactly.
-  if (params.weights !== null && nearFloat32Midpoint(m)) return exactElementMean(inputs, i, params, true);
+  // Weighted: at or very near a float32 midpoint the compensated state cannot always tell the side (weights
+  // whose sum or products are not exact, e.g. the mean of equal odd integers above 2^24): settle it exactly.
+  if (
+    params.weights !== null &&
+    nearFloat32Midpoint(m) &&
+    !residualDecides(m, s, c, wHi, wLo, inputs.length)
+  ) {
+    return exactElementMean(inputs, exactWeights(params.weights), i, params, true);
+  }
   return roundQuotientToFloat32(m, s, c, wHi, wLo);
 }
 

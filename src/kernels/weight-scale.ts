@@ -54,11 +54,22 @@ export interface Float32WeightPlan {
 }
 
 let lastWeights: Float64Array | undefined;
-let lastPlan: Float32WeightPlan | undefined;
+let lastPlan: Float32WeightPlan | null | undefined;
 
-/** The plan for `weights` (cached for the last weights array seen: one per fusion call). */
-export function float32WeightPlan(weights: Float64Array): Float32WeightPlan {
+/**
+ * The plan for `weights` (cached for the last weights array seen: one per fusion call), or `null` when σ
+ * stays 0 throughout (ordinary weights): the weights are then used as given, with no rescaling.
+ */
+export function float32WeightPlan(weights: Float64Array): Float32WeightPlan | null {
   if (weights === lastWeights && lastPlan !== undefined) return lastPlan;
+  let largest = 0;
+  for (let j = 0; j < weights.length; j++) largest = Math.max(largest, Math.abs(weights[j]));
+  if (largest < 2 ** WEIGHT_BAND && Math.abs(weights[0]) >= 2 ** -WEIGHT_BAND) {
+    // Every prefix's largest weight lies between the first and the largest: σ = 0 throughout.
+    lastWeights = weights;
+    lastPlan = null;
+    return null;
+  }
   const k = weights.length;
   const w = new Float64Array(k);
   const a = new Float64Array(k).fill(1);

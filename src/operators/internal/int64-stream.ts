@@ -7,25 +7,14 @@
  * element per push: one BigInt addition (two for a full window), so these streams are slower than float ones.
  */
 import { EmptyInputError, OptionError } from '../../errors.js';
-import { roundRatio } from '../../kernels/int64.js';
+import { roundRatio, scaled } from '../../kernels/exact-rational.js';
 import type { BigIntArray, FloatDType } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
 import type { AnyTensor, Tensor } from '../../tensor/tensor.js';
 import type { ResolvedStreamOptions } from './accumulator.js';
 
-const f64 = new Float64Array(1);
-const u64 = new BigUint64Array(f64.buffer);
-
 /** A finite float64 weight as the exact integer N with w = N · 2^-1074. */
-function exactWeight(w: number): bigint {
-  if (w === 0) return 0n;
-  f64[0] = w;
-  const bits = u64[0];
-  const exp = Number((bits >> 52n) & 0x7ffn);
-  const frac = bits & 0xfffffffffffffn;
-  const n = (exp === 0 ? frac : frac | 0x10000000000000n) << BigInt(Math.max(exp, 1) - 1);
-  return w < 0 ? -n : n;
-}
+const exactWeight = scaled;
 
 /** Exact running (or sliding-window) sums of an int64/uint64 stream. */
 export class ExactIntegerAccumulator {
