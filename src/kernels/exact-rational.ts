@@ -119,42 +119,38 @@ export function exactElementMean(
   toFloat32: boolean,
 ): number {
   const k = inputs.length;
-  const mant: (bigint | number)[] = new Array(k);
-  const exps = new Array<number>(k);
-  let low = Number.POSITIVE_INFINITY; // the smallest exponent: the unit every term is expressed in
+  // First pass: non-finite inputs decide the result as in the scalar kernel; find the smallest exponent,
+  // the unit every term is expressed in (0 for integers, whose values are exact BigInts).
+  let low = Number.POSITIVE_INFINITY;
   for (let j = 0; j < k; j++) {
     const x = inputs[j];
     if (isBig(x)) {
-      mant[j] = x[i];
-      exps[j] = 0;
       low = Math.min(low, 0);
       continue;
     }
     const v = x[i];
-    if (Number.isNaN(v) && params.nanOmit) {
-      exps[j] = Number.NaN; // omitted
-      continue;
-    }
+    if (Number.isNaN(v) && params.nanOmit) continue;
     if (!Number.isFinite(v)) return nonFiniteMean(inputs, i, params, toFloat32);
-    if (v === 0) {
-      mant[j] = 0;
-      exps[j] = 0;
-      continue;
-    }
-    const [m, e] = decompose(v);
-    mant[j] = m;
-    exps[j] = e;
-    low = Math.min(low, e);
+    if (v !== 0) low = Math.min(low, decompose(v)[1]);
   }
   if (!Number.isFinite(low)) low = 0;
   let s = 0n;
   let w = 0n;
   for (let j = 0; j < k; j++) {
-    if (Number.isNaN(exps[j])) continue;
-    const m = mant[j];
-    const term = (typeof m === 'bigint' ? m : BigInt(m)) << BigInt(exps[j] - low);
+    const x = inputs[j];
+    let term: bigint;
+    if (isBig(x)) term = low === 0 ? x[i] : x[i] << BigInt(-low);
+    else {
+      const v = x[i];
+      if (Number.isNaN(v)) continue; // omitted (propagation returned above)
+      if (v === 0) term = 0n;
+      else {
+        const [m, e] = decompose(v);
+        term = e === low ? BigInt(m) : BigInt(m) << BigInt(e - low);
+      }
+    }
     const wj = weights === null ? 1n : weights[j];
-    s += wj * term;
+    s += wj === 1n ? term : wj * term;
     w += wj;
   }
   if (w === 0n) return Number.NaN; // weights cancelled (or every input omitted)
