@@ -131,7 +131,8 @@ async function readRows(fh: FileHandle, header: NpyHeader, start: number, end: n
 /**
  * Reads a whole `.npy` file.
  *
- * @returns A tensor of the file's shape and dtype (`b1` as uint8), in this machine's byte order.
+ * @returns A tensor of the file's shape and dtype (`b1` as uint8; `i8`/`u8` as int64/uint64 with
+ *   `BigInt64Array`/`BigUint64Array` data), in this machine's byte order.
  * @throws {NpyFormatError} for a malformed file (see {@link readNpyHeader}).
  */
 export async function readNpy(path: string): Promise<AnyTensor> {
