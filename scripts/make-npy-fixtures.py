@@ -21,10 +21,12 @@ rng = np.random.default_rng(20240501)
 manifest = {'valid': [], 'invalid': []}
 
 NAMES = {'f8': 'float64', 'f4': 'float32', 'i1': 'int8', 'u1': 'uint8', 'i2': 'int16', 'u2': 'uint16',
-         'i4': 'int32', 'u4': 'uint32', 'b1': 'uint8'}
+         'i4': 'int32', 'u4': 'uint32', 'b1': 'uint8', 'i8': 'int64', 'u8': 'uint64'}
 
 
 def text(v):
+    if isinstance(v, (np.integer, int)) and not isinstance(v, (bool, np.bool_)):
+        return str(int(v))  # exact: int64/uint64 values beyond 2^53 are compared as BigInts
     v = float(v)
     if math.isnan(v):
         return 'NaN'
@@ -56,7 +58,9 @@ def sample(kind, shape):
     if kind == 'b1':
         return rng.integers(0, 2, size=shape).astype(bool)
     info = np.iinfo(np.dtype(kind))
-    a = rng.integers(info.min, info.max, size=shape, endpoint=True)
+    # 64-bit bounds need the dtype argument; the older kinds keep their call (and so their values).
+    wide = {'dtype': np.dtype(kind)} if kind[1] == '8' else {}
+    a = rng.integers(info.min, info.max, size=shape, endpoint=True, **wide)
     flat = a.reshape(-1)
     flat[:2] = [info.min, info.max][:flat.size]
     return a
@@ -82,11 +86,33 @@ save('rank4_f4.npy', sample('f4', (2, 1, 3, 2)).astype('<f4'))
 # A Fortran-ordered array whose memory layout equals C order (only one dimension > 1): readable.
 save('fortran_trivial_f8.npy', np.asfortranarray(np.arange(4.0).reshape(4, 1)))
 
+# int64/uint64 (numpy's default integer), extremes included, in both byte orders; after the others so
+# their random values are unchanged.
+for kind in ['i8', 'u8']:
+    for order in ['<', '>']:
+        arr = sample(kind, (3, 4)).astype(np.dtype(order + kind))
+        save(f'{kind}_{"le" if order == "<" else "be"}.npy', arr)
+save('int64.npy', np.ones(3, dtype='<i8'))
+save('arange_i8.npy', np.arange(6))
+# Values near ±2^63 and 2^64 - 1 for the fusion tests (two inputs of one shape).
+save('near_limits_i8_a.npy', np.array([2**63 - 1, -2**63, 2**63 - 2, -2**63 + 1, 2**53 + 1, -1], dtype='<i8'))
+save('near_limits_i8_b.npy', np.array([2**63 - 1, -2**63, 2**63 - 1, -2**63, 2**53, 2**62], dtype='>i8'))
+save('near_limits_u8.npy', np.array([[2**64 - 1, 2**64 - 2, 2**63, 0], [1, 2**53 + 1, 2**64 - 1, 3]], dtype='<u8'))
+
 
 def raw(name, data, fragment):
     with open(os.path.join(OUT, name), 'wb') as f:
         f.write(data)
     manifest['invalid'].append({'file': name, 'error': fragment})
+
+
+def raw_valid(name, data, arr):
+    """A file numpy's np.load reads as `arr` though its bytes are not write_array's (e.g. trailing bytes)."""
+    with open(os.path.join(OUT, name), 'wb') as f:
+        f.write(data)
+    assert np.array_equal(np.load(os.path.join(OUT, name)), arr)
+    manifest['valid'].append({'file': name, 'dtype': NAMES[arr.dtype.str[1:]], 'shape': list(arr.shape),
+                              'values': [text(v) for v in np.ravel(arr, order='C')]})
 
 
 def bytes_of(arr, version=None):
@@ -99,12 +125,12 @@ good = bytes_of(np.arange(6.0).reshape(2, 3))
 raw('bad_magic.npy', b'\x93NUMPZ' + good[6:], 'magic')
 raw('bad_version.npy', good[:6] + bytes([4, 0]) + good[8:], 'version 4.0')
 raw('truncated_data.npy', good[:-5], 'truncated data')
-raw('trailing_bytes.npy', good + b'\0' * 8, 'trailing bytes')
+raw_valid('trailing_bytes.npy', good + b'\0' * 8, np.arange(6.0).reshape(2, 3))
 raw('truncated_header.npy', good[:40], 'truncated header')
 raw('empty_file.npy', b'', 'magic')
 raw('fortran_2x3.npy', bytes_of(np.asfortranarray(np.ones((2, 3)))), 'Fortran')
 raw('complex.npy', bytes_of(np.ones(3, dtype='<c16')), "unsupported dtype '<c16'")
-raw('int64.npy', bytes_of(np.ones(3, dtype='<i8')), "unsupported dtype '<i8'")
+raw('float16.npy', bytes_of(np.ones(3, dtype='<f2')), "unsupported dtype '<f2'")
 raw('structured.npy', bytes_of(np.zeros(2, dtype=[('a', '<f8'), ('b', '<i4')])), 'structured')
 
 

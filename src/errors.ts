@@ -31,7 +31,7 @@ export class ShapeMismatchError extends MeanFusionError {
   }
 }
 
-/** Thrown for data of an unsupported type (BigInt arrays, plain objects) or an unknown dtype name. */
+/** Thrown for data of an unsupported type (Float16Array, DataView, plain objects) or an unknown dtype name. */
 export class DTypeError extends MeanFusionError {
   constructor(message: string) {
     super(message, 'ERR_DTYPE');
@@ -79,6 +79,45 @@ export class OutputExistsError extends MeanFusionError {
   constructor(file: string, hint = 'pass `overwrite: true` to replace it') {
     super(`${file} already exists; ${hint}`, 'ERR_OUTPUT_EXISTS');
     this.name = 'OutputExistsError';
+    this.file = file;
+  }
+}
+
+/** What Node's file system error codes mean, in words. */
+const FILE_PROBLEMS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a component of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+  EMFILE: 'too many open files in this process',
+  ENFILE: 'too many open files on this system',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+};
+
+/** Node's file system error in words, without the code and the path Node puts in its message. */
+export function fileProblem(error: NodeJS.ErrnoException): string {
+  const known = error.code === undefined ? undefined : FILE_PROBLEMS[error.code];
+  return known ?? error.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+}
+
+/**
+ * Thrown when a file cannot be opened or read; the message names the file and the problem in words
+ * (`nosuch.npy: no such file or directory (ENOENT)`). `code` stays Node's code (`'ENOENT'`, `'EACCES'`, …)
+ * so programs can match it as they match Node's own errors; `cause` is Node's error.
+ */
+export class FileError extends MeanFusionError {
+  /** The file at fault. */
+  readonly file: string;
+
+  constructor(file: string, cause: NodeJS.ErrnoException) {
+    const code = cause.code ?? 'EIO';
+    super(`${file}: ${fileProblem(cause)} (${code})`, code, { cause });
+    this.name = 'FileError';
     this.file = file;
   }
 }

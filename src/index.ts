@@ -3,6 +3,7 @@
 export {
   DTypeError,
   EmptyInputError,
+  FileError,
   MeanFusionError,
   NpyFormatError,
   OptionError,
@@ -42,6 +43,7 @@ export {
   fuseFiles,
   fuseFilesAsync,
 } from './jobs/fuseFiles.js';
+export { MIN_MEMORY_LIMIT, type ThreadLimit } from './jobs/memory-budget.js';
 export { type KernelInfo, kernelInfo } from './kernels/native.js';
 export { type FuseMeanOptions, fuseMean } from './operators/fuseMean.js';
 export type {
@@ -58,6 +60,7 @@ export {
   type FuseOptions,
   FusionPool,
   type FusionPoolOptions,
+  maxThreads,
   type RunTaskOptions,
 } from './pool/FusionPool.js';
 export {
@@ -78,6 +81,21 @@ export {
   isShared,
   toShared,
 } from './tensor/alloc.js';
-export { DTYPES, type DType, type FloatDType, type TypedArray } from './tensor/dtype.js';
+export {
+  type AnyTypedArray,
+  type BigIntArray,
+  DTYPES,
+  type DType,
+  type FloatDType,
+  type NumberDType,
+  type TypedArray,
+} from './tensor/dtype.js';
 export { formatShape, shapeSize } from './tensor/shape.js';
-export { fromNested, type NestedArray, type Tensor, type TensorLike, tensor } from './tensor/tensor.js';
+export {
+  type AnyTensor,
+  fromNested,
+  type NestedArray,
+  type Tensor,
+  type TensorLike,
+  tensor,
+} from './tensor/tensor.js';

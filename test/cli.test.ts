@@ -41,7 +41,7 @@ const nothingLeft = async (name: string) => {
   expect(files.filter((f) => f === name || f.endsWith('.tmp'))).toEqual([]);
 };
 
-function same(a: { data: ArrayLike<number> }, b: { data: ArrayLike<number> }): boolean {
+function same(a: { data: ArrayLike<number | bigint> }, b: { data: ArrayLike<number | bigint> }): boolean {
   return a.data.length === b.data.length && Array.from(a.data).every((x, i) => Object.is(x, b.data[i]));
 }
 
@@ -75,7 +75,7 @@ describe('mean-fusion CLI (built bin)', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const summary = JSON.parse(lines[0]);
-    expect(summary).toMatchObject({ output: 'w.npy', shape: [3, 4], dtype: 'float32', k: 2, bytes: 192 });
+    expect(summary).toMatchObject({ output: 'w.npy', shape: [3, 4], dtype: 'float32', k: 2, bytesRead: 192 });
     expect(typeof summary.seconds).toBe('number');
     const tensors = await Promise.all(inputs.map(readNpy));
     const expected = meanFusion(tensors, { weights: [1, 3], nan: 'omit', dtype: 'float32' });

@@ -52,7 +52,7 @@ describe('npm run demo (scripts/demo.mjs)', () => {
         const expected = classMean((images as (d: unknown) => number[][])(raw));
         const got = means.data.subarray(c * 784, (c + 1) * 784);
         let worst = 0;
-        for (let p = 0; p < 784; p++) worst = Math.max(worst, Math.abs(got[p] - expected[p]));
+        for (let p = 0; p < 784; p++) worst = Math.max(worst, Math.abs((got[p] as number) - expected[p]));
         // Both sum in float64 in image order; only the division could round differently.
         expect(worst).toBeLessThanOrEqual(1e-12 * (name === 'mnist' ? 1 : 255));
       }

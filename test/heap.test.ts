@@ -13,6 +13,7 @@ import {
   disposeTensor,
   isInHeap,
   meanFusion,
+  type NumberDType,
   OptionError,
   type Tensor,
   tensor,
@@ -89,8 +90,8 @@ function fill(x: TypedArray, dtype: DType, rand: () => number, sprinkle: number)
 type Place = 'plain' | 'heap' | 'view';
 
 /** An array of `n` elements placed as asked; `parents` collects heap tensors to dispose afterwards. */
-function place(dtype: DType, n: number, where: Place, offset: number, parents: Tensor[]): TypedArray {
-  if (where === 'plain') return new DTYPE_CTORS[dtype](n);
+function place(dtype: NumberDType, n: number, where: Place, offset: number, parents: Tensor[]): TypedArray {
+  if (where === 'plain') return new DTYPE_CTORS[dtype](n) as TypedArray;
   if (where === 'heap') {
     const t = allocate(dtype, [n], { heap: true });
     parents.push(t);
@@ -130,7 +131,7 @@ describe('allocate(…, { heap: true })', () => {
         expect(t.data.buffer).toBeInstanceOf(SharedArrayBuffer);
         expect(t.data.byteOffset % HEAP_ALIGN).toBe(0);
         expect(isInHeap(t)).toBe(true);
-        expect(t.data.every((v) => Object.is(v, 0))).toBe(true);
+        expect(t.data.every((v: number | bigint) => Object.is(v, 0) || v === 0n)).toBe(true);
         expect(disposeTensor(t)).toBe(true);
       }
     }
@@ -154,7 +155,7 @@ describe('allocate(…, { heap: true })', () => {
       expect(disposeTensor(a)).toBe(true);
       const b = allocate(dtype, [1000], { heap: true });
       expect(b.data.byteOffset).toBe(at); // the same memory, reused first-fit
-      expect(b.data.every((v) => Object.is(v, 0))).toBe(true);
+      expect(b.data.every((v: number | bigint) => Object.is(v, 0) || v === 0n)).toBe(true);
       // At the top: the freed range lowers the top, and a larger tensor takes it plus fresh memory.
       new Uint8Array(fence.data.buffer, fence.data.byteOffset, fence.data.byteLength).fill(0xff);
       new Uint8Array(b.data.buffer, b.data.byteOffset, b.data.byteLength).fill(0x5a);
@@ -162,7 +163,7 @@ describe('allocate(…, { heap: true })', () => {
       expect(disposeTensor(fence)).toBe(true);
       const c = allocate(dtype, [5000], { heap: true });
       expect(c.data.byteOffset).toBe(fenceAt);
-      expect(c.data.every((v) => Object.is(v, 0))).toBe(true);
+      expect(c.data.every((v: number | bigint) => Object.is(v, 0) || v === 0n)).toBe(true);
       expect(disposeTensor(b)).toBe(true);
       expect(disposeTensor(c)).toBe(true);
       expect(heapAllocatedBytes()).toBe(before);
@@ -226,7 +227,11 @@ describe('allocate(…, { heap: true })', () => {
         expect(holds(t.data, bytes)).toBe(true);
         // The same memory seen through the grown buffer.
         const Ctor = DTYPE_CTORS[t.dtype];
-        sameBits(new Ctor(big.data.buffer, t.data.byteOffset, n), t.data, `${t.dtype} via grown buffer`);
+        sameBits(
+          new Ctor(big.data.buffer, t.data.byteOffset, n) as TypedArray,
+          t.data,
+          `${t.dtype} via grown buffer`,
+        );
       }
       // The kernel reads the old tensors in place and writes the result at the far end of the grown heap.
       const inputs = old.map(({ t }) => t.data);
@@ -289,8 +294,8 @@ const caseArb = fc
       inputs: fc.array(
         fc.record({
           dtype: fc.oneof(
-            { arbitrary: fc.constantFrom<DType>('float64', 'float32'), weight: 3 },
-            { arbitrary: fc.constantFrom<DType>(...INPUT_DTYPES), weight: 2 },
+            { arbitrary: fc.constantFrom<NumberDType>('float64', 'float32'), weight: 3 },
+            { arbitrary: fc.constantFrom<NumberDType>(...INPUT_DTYPES), weight: 2 },
           ),
           place: fc.constantFrom<Place>('plain', 'heap', 'view'),
           offset: fc.integer({ min: 0, max: 31 }).map((h) => 2 * h + 1),
@@ -398,7 +403,7 @@ describe('SIMD kernel over heap tensors', () => {
 });
 
 describe('meanFusion and the heap', () => {
-  function heapTensor(dtype: DType, shape: number[], seed: number): Tensor {
+  function heapTensor(dtype: NumberDType, shape: number[], seed: number): Tensor {
     const t = allocate(dtype, shape, { heap: true });
     fill(t.data, dtype, prng(seed), 0.01);
     return t;

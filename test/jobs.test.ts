@@ -12,7 +12,7 @@ import { writeNpy } from '../src/io/npy/write.js';
 import { fuseFiles, fuseFilesAsync } from '../src/jobs/fuseFiles.js';
 import { FusionPool } from '../src/pool/FusionPool.js';
 import { DTYPE_CTORS, DTYPES, type DType, itemSize } from '../src/tensor/dtype.js';
-import type { Tensor } from '../src/tensor/tensor.js';
+import type { AnyTensor, Tensor } from '../src/tensor/tensor.js';
 
 let dir: string;
 let pool: FusionPool;
@@ -40,7 +40,7 @@ async function writeBigEndian(path: string, t: Tensor): Promise<void> {
   await writeFile(path, bytes);
 }
 
-function same(a: Tensor, b: Tensor): boolean {
+function same(a: AnyTensor, b: AnyTensor): boolean {
   if (a.dtype !== b.dtype || a.shape.join() !== b.shape.join() || a.data.length !== b.data.length)
     return false;
   return a.data.every((x, i) => Object.is(x, b.data[i]));
@@ -50,12 +50,19 @@ const noTemp = async () => (await readdir(dir)).filter((f) => f.endsWith('.tmp')
 
 function randomTensor(dtype: DType, shape: number[], seed: number, nans: boolean): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  const data = new DTYPE_CTORS[dtype](n);
+  const data = new DTYPE_CTORS[dtype](n) as Tensor['data'];
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     const u = s / 2 ** 32;
-    if (dtype.startsWith('float')) data[i] = nans && u < 0.1 ? Number.NaN : (u - 0.5) * 10 ** ((s % 9) - 2);
+    if (dtype === 'int64' || dtype === 'uint64') {
+      // Full-range 64-bit values (two LCG steps), written through the BigInt view.
+      const hi = BigInt(s);
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      const v = (hi << 32n) | BigInt(s);
+      (data as unknown as BigInt64Array)[i] = dtype === 'int64' ? BigInt.asIntN(64, v) : v;
+    } else if (dtype.startsWith('float'))
+      data[i] = nans && u < 0.1 ? Number.NaN : (u - 0.5) * 10 ** ((s % 9) - 2);
     else
       data[i] =
         Math.floor(u * 2 ** (8 * itemSize(dtype))) -
@@ -97,7 +104,7 @@ describe('fuseFiles: bitwise identical to meanFusion', () => {
         let paths: string[];
         if (c.stacked) {
           const n = tensors[0].data.length;
-          const stack = new DTYPE_CTORS[tensors[0].dtype](n * tensors.length);
+          const stack = new DTYPE_CTORS[tensors[0].dtype](n * tensors.length) as Tensor['data'];
           tensors.forEach((t, j) => stack.set(t.data as never, j * n));
           const path = fresh('stack');
           const st = { data: stack, shape: [tensors.length, ...c.shape], dtype: tensors[0].dtype };
@@ -207,7 +214,9 @@ describe('fuseFiles: errors leave no output behind', () => {
       name: 'NpyFormatError',
       message: expect.stringContaining(bad),
     });
-    await expect(fuseFilesAsync([a, join(dir, 'missing.npy')], out)).rejects.toThrow(/ENOENT.*missing\.npy/);
+    await expect(fuseFilesAsync([a, join(dir, 'missing.npy')], out)).rejects.toThrow(
+      /missing\.npy: no such file or directory \(ENOENT\)/,
+    );
     const empty = fresh('empty');
     await writeNpy(empty, randomTensor('float64', [0, 3], 1, false));
     await expect(fuseFilesAsync(empty, out, { stacked: true })).rejects.toMatchObject({
@@ -225,7 +234,9 @@ describe('fuseFiles: errors leave no output behind', () => {
     await expect(fuseFilesAsync([a], out)).rejects.toMatchObject({ name: 'OutputExistsError' });
     expect(await readFile(out, 'utf8')).toBe('precious');
     await fuseFilesAsync([a], out, { overwrite: true, pool });
-    expect(Array.from((await readNpy(out)).data)).toEqual(Array.from((await readNpy(a)).data));
+    expect(Array.from((await readNpy(out)).data as Float64Array)).toEqual(
+      Array.from((await readNpy(a)).data as Float64Array),
+    );
   });
 
   it('abort mid-job: temporary file removed, existing target untouched', async () => {

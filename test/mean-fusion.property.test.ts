@@ -81,7 +81,7 @@ const jobArb: fc.Arbitrary<Job> = fc
         const dt = dtypes[j % dtypes.length];
         return fc.array(valueOf(dt), { minLength: size, maxLength: size }).map((values) =>
           tensor(
-            new DTYPE_CTORS[dt](size).map((_, i) => values[i]),
+            (new DTYPE_CTORS[dt](size) as Float64Array).map((_, i) => values[i]),
             shape,
           ),
         );

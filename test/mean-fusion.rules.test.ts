@@ -197,7 +197,13 @@ describe('rule 9: errors', () => {
   it('dtype not supported', () => {
     const big = { data: new BigInt64Array(1), shape: [1], dtype: 'float64' };
     expect(() => meanFusion([big as unknown as Tensor])).toThrow(DTypeError);
-    expect(() => meanFusion([big as unknown as Tensor])).toThrow(/BigInt arrays are unsupported/);
+    // int64 data is supported (issue 14), but not under a dtype field that contradicts it.
+    expect(() => meanFusion([big as unknown as Tensor])).toThrow(
+      /inputs\[0\]\.dtype is "float64" but its data is a BigInt64Array \(int64\)/,
+    );
+    const view = { data: new DataView(new ArrayBuffer(8)), shape: [1] };
+    expect(() => meanFusion([view as unknown as Tensor])).toThrow(DTypeError);
+    expect(() => meanFusion([view as unknown as Tensor])).toThrow(/got DataView/);
   });
   it('malformed tensors', () => {
     expect(() => meanFusion([{ data: new Float64Array(3), shape: [2], dtype: 'float64' }])).toThrow(

@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 /** Bitwise equality that treats NaN as equal to NaN and tells -0 from +0. */
-function same(a: number, b: number): boolean {
+function same(a: number | bigint, b: number | bigint): boolean {
   return Object.is(a, b);
 }
 
@@ -38,9 +38,10 @@ describe('reading fixtures written by numpy', () => {
     expect(t.dtype).toBe(v.dtype);
     expect(t.shape).toEqual(v.shape);
     expect(t.data).toBeInstanceOf(DTYPE_CTORS[t.dtype as keyof typeof DTYPE_CTORS]);
-    const expected = v.values.map(Number);
+    // int64/uint64 values are compared exactly, as BigInts.
+    const expected = v.values.map((x) => (t.dtype.endsWith('int64') ? BigInt(x) : Number(x)));
     expect(t.data.length).toBe(expected.length);
-    const got = Array.from(t.data as ArrayLike<number>);
+    const got = Array.from(t.data as ArrayLike<number | bigint>);
     expect(got.every((x, i) => same(x, expected[i]))).toBe(true);
   });
 
@@ -225,13 +226,18 @@ describe('writing', () => {
       for (const shape of shapes) {
         const n = shape.reduce((a, b) => a * b, 1);
         const data = new DTYPE_CTORS[dtype](n);
-        for (let i = 0; i < n; i++) data[i] = ((i * 37) % 100) - (dtype.startsWith('u') ? 0 : 50);
+        for (let i = 0; i < n; i++) {
+          const v = ((i * 37) % 100) - (dtype.startsWith('u') ? 0 : 50);
+          data[i] = dtype.endsWith('int64') ? (BigInt(v) as never) : v;
+        }
         const path = join(dir, `rt-${dtype}-${shape.join('x')}.npy`);
         await writeNpy(path, tensor(data, shape));
         const back = await readNpy(path);
         expect(back.dtype).toBe(dtype);
         expect(back.shape).toEqual(shape);
-        expect(Array.from(back.data as ArrayLike<number>)).toEqual(Array.from(data as ArrayLike<number>));
+        expect(Array.from(back.data as ArrayLike<number | bigint>)).toEqual(
+          Array.from(data as ArrayLike<number | bigint>),
+        );
         const header = await readNpyHeader(path);
         expect(header.dataOffset % 64).toBe(0);
       }
@@ -249,9 +255,9 @@ describe('writing', () => {
     const path = join(dir, 'keep.npy');
     await writeNpy(path, tensor(new Float64Array([1, 2])));
     await expect(writeNpy(path, tensor(new Float64Array([3])))).rejects.toThrow(OutputExistsError);
-    expect(Array.from((await readNpy(path)).data)).toEqual([1, 2]);
+    expect(Array.from((await readNpy(path)).data as Float64Array)).toEqual([1, 2]);
     await writeNpy(path, tensor(new Float64Array([3])), { overwrite: true });
-    expect(Array.from((await readNpy(path)).data)).toEqual([3]);
+    expect(Array.from((await readNpy(path)).data as Float64Array)).toEqual([3]);
     const w = await createNpyFile(join(dir, 'never.npy'), 'float32', [4]);
     expect((await stat(w.tempPath)).size).toBe(w.dataOffset + 16);
     await w.discard();

@@ -9,7 +9,7 @@ import { CLAIMS_OFFSET, SCRATCH_REGIONS } from '../src/kernels/heap/scratch.js';
 import { FusionPool } from '../src/pool/FusionPool.js';
 import { planChunks } from '../src/pool/plan.js';
 import { allocate, disposeTensor, isInHeap, isShared } from '../src/tensor/alloc.js';
-import type { DType } from '../src/tensor/dtype.js';
+import type { NumberDType as DType } from '../src/tensor/dtype.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import { expectSameBits, fillSprinkled, plainCopy } from './reference/same-bits.js';
 

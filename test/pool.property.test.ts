@@ -16,7 +16,9 @@ const INTEGER_RANGE: Partial<Record<DType, [number, number]>> = {
 };
 
 /** A value generator per dtype: floats include NaN, ±inf, ±0, subnormals and huge magnitudes. */
-function element(dtype: DType): fc.Arbitrary<number> {
+function element(dtype: DType): fc.Arbitrary<number | bigint> {
+  if (dtype === 'int64') return fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+  if (dtype === 'uint64') return fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
   const range = INTEGER_RANGE[dtype];
   if (range !== undefined) return fc.integer({ min: range[0], max: range[1] });
   const special = fc.constantFrom(
@@ -74,7 +76,7 @@ describe('FusionPool property', () => {
       fc.asyncProperty(job, async ({ spec, values, weights }) => {
         const inputs = spec.dtypes.map((dtype, j) => {
           const t = allocate(dtype, spec.shape, { shared: true });
-          t.data.set(values[j]);
+          t.data.set(values[j] as never);
           return t;
         });
         const sum = weights.reduce((a, b) => a + b, 0);

@@ -7,7 +7,7 @@ import { meanFusion } from '../src/fusion/mean-fusion.js';
 import { ChunkError, PoolClosedError } from '../src/pool/errors.js';
 import { FusionPool } from '../src/pool/FusionPool.js';
 import { allocate, isShared } from '../src/tensor/alloc.js';
-import type { DType } from '../src/tensor/dtype.js';
+import type { NumberDType as DType } from '../src/tensor/dtype.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 // @ts-expect-error: plain-JS fixture worker without type declarations
 import { EXIT_SENTINEL, THROW_SENTINEL } from './fixtures/workers/faulty-fuse.js';
@@ -265,7 +265,12 @@ describe('FusionPool: validation before any task', () => {
     ['not an array', 'x', undefined],
     ['shape mismatch', [poisoned([4, 3]), poisoned([3, 4])], undefined],
     ['length mismatch', [poisoned([4, 3]), { data: new Float64Array(5), shape: [4, 3] }], undefined],
-    ['BigInt data', [poisoned([2]), { data: new BigInt64Array(2), shape: [2] }], undefined],
+    ['DataView data', [poisoned([2]), { data: new DataView(new ArrayBuffer(16)), shape: [2] }], undefined],
+    [
+      'int64 data under a float64 dtype',
+      [poisoned([2]), { data: new BigInt64Array(2), shape: [2], dtype: 'float64' }],
+      undefined,
+    ],
     ['weights count', [poisoned([4, 3]), poisoned([4, 3])], { weights: [1] }],
     ['zero weight sum', [poisoned([4, 3]), poisoned([4, 3])], { weights: [1, -1] }],
     ['nan policy', [poisoned([4, 3])], { nan: 'skip' }],

@@ -29,8 +29,9 @@ describe('tensor()', () => {
     expect(() => tensor(new Float32Array(2), [Number.NaN])).toThrow(TensorError);
     expect(() => tensor(new Float32Array(0), [-0.5])).toThrow(TensorError);
   });
-  it('rejects BigInt arrays and non-typed arrays with a DTypeError', () => {
-    expect(() => tensor(new BigUint64Array(1) as never)).toThrow(/BigInt arrays are unsupported/);
+  it('accepts BigInt arrays as int64/uint64 (issue 14); rejects non-typed arrays with a DTypeError', () => {
+    expect(tensor(new BigUint64Array(1)).dtype).toBe('uint64');
+    expect(tensor(new BigInt64Array(2), [2, 1]).dtype).toBe('int64');
     expect(() => dtypeOf(new DataView(new ArrayBuffer(1)))).toThrow(DTypeError);
     expect(() => dtypeOf([1, 2])).toThrow(DTypeError);
   });
@@ -78,8 +79,11 @@ describe('allocate()', () => {
     expect(isShared(s)).toBe(true);
   });
   it('rejects an unknown dtype with a DTypeError listing the supported ones', () => {
-    expect(() => allocate('int64' as never, [2])).toThrow(DTypeError);
-    expect(() => allocate('int64' as never, [2])).toThrow(/one of float64, float32, int8/);
+    expect(() => allocate('int128' as never, [2])).toThrow(DTypeError);
+    expect(() => allocate('int128' as never, [2])).toThrow(
+      /one of float64, float32, int8, uint8, int16, uint16, int32, uint32, int64, uint64/,
+    );
+    expect(allocate('int64', [2]).data).toBeInstanceOf(BigInt64Array);
   });
   it('copies into shared memory without touching the original', () => {
     const t = tensor(new Int8Array([1, -2, 3]), [3]);

@@ -8,7 +8,7 @@ import { readExactly, swapBytes, writeExactly } from '../src/io/npy/range.js';
 import type { FuseFilesResult, FuseFilesTask } from '../src/jobs/protocol.js';
 import { meanRange } from '../src/kernels/mean-range.js';
 import { NATIVE_DTYPE_CODES, type NativeFileExports, nativeKernel } from '../src/kernels/native.js';
-import { DTYPE_CTORS, type FloatArray, type TypedArray } from '../src/tensor/dtype.js';
+import { type AnyTypedArray, DTYPE_CTORS, type FloatArray } from '../src/tensor/dtype.js';
 
 /**
  * Input bytes (all k inputs together) read per step within a chunk: small enough that the step's inputs
@@ -79,7 +79,7 @@ export default function fuseFilesChunk(task: FuseFilesTask): FuseFilesResult {
   const out = new OutCtor(buffer, 0, n) as FloatArray;
   // Views on the step buffers: each starts at a multiple of 8 bytes, so every typed array is aligned.
   let at = outBytes;
-  const views: TypedArray[] = ctors.map((C) => {
+  const views: AnyTypedArray[] = ctors.map((C) => {
     const v = new C(buffer, at, step);
     at += align8(step * C.BYTES_PER_ELEMENT);
     return v;

@@ -47,14 +47,16 @@ export function redisUrl(text: string): string {
   }
   return text;
 }
+/** A decimal number: digits with an optional sign, point and exponent; no spaces, hex, `Infinity` or `NaN`. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 function weightList(text: string): number[] {
   const parts = text.split(',');
-  const weights = parts.map((p) => (p.trim() === '' ? Number.NaN : Number(p)));
+  const weights = parts.map((p) => (DECIMAL.test(p) ? Number(p) : Number.NaN));
   const bad = weights.findIndex((w) => !Number.isFinite(w));
   if (bad >= 0) {
     throw new InvalidArgumentError(
-      `Expected comma-separated finite numbers; item ${bad + 1} is ${JSON.stringify(parts[bad])}.`,
+      `Expected comma-separated finite decimal numbers without spaces (e.g. 1,2.5,3e-2); item ${bad + 1} is ${JSON.stringify(parts[bad])}.`,
     );
   }
   return weights;
@@ -71,7 +73,7 @@ export function createProgram(
   return new Command()
     .name('mean-fusion')
     .description(
-      'Element-wise mean of k same-shape NumPy .npy arrays, written to a new .npy file, out of core and\n' +
+      'Element-wise mean of k same-shape NumPy .npy arrays, written to a new .npy file, out of core and ' +
         'multithreaded. The output appears atomically: never half-written, never left behind on error.',
     )
     .version(version, '-V, --version', 'print the version')
@@ -92,9 +94,17 @@ export function createProgram(
       ).choices(['float32', 'float64']),
     )
     .option('--stacked', 'one input whose first axis enumerates the k arrays')
-    .option('-t, --threads <n>', 'worker threads (default: available cores)', positiveInteger)
+    .option(
+      '-t, --threads <n>',
+      'worker threads (default: available cores; fewer when the job has fewer chunks or --memory-limit holds fewer)',
+      positiveInteger,
+    )
     .option('--chunk-rows <n>', 'rows per chunk task (default: from --memory-limit)', positiveInteger)
-    .option('--memory-limit <size>', 'memory budget, e.g. 512MB, 1GiB (default: 512MiB)', size)
+    .option(
+      '--memory-limit <size>',
+      'peak resident memory of the whole process, e.g. 512MB, 1GiB (default: 512MiB; at least 97MiB)',
+      size,
+    )
     .option('-f, --force', 'overwrite an existing output file')
     .option('--progress', 'show a progress bar (on a terminal only; default there)')
     .option('--no-progress', 'never show a progress bar')

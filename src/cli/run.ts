@@ -3,11 +3,14 @@
  * purpose; it never exits the process itself (see main.ts).
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { SingleBar } from 'cli-progress';
 import { CommanderError } from 'commander';
 import { MeanFusionError } from '../errors.js';
-import { fuseFilesClusterAsync } from '../jobs/cluster/coordinator.js';
+import { type FuseFilesClusterProgress, fuseFilesClusterAsync } from '../jobs/cluster/coordinator.js';
 import { type FuseFilesProgress, fuseFilesAsync } from '../jobs/fuseFiles.js';
+import type { ThreadLimit } from '../jobs/memory-budget.js';
+import { maxThreads } from '../pool/FusionPool.js';
 import { formatShape } from '../tensor/shape.js';
 import { configOf, createProgram } from './program.js';
 import { formatBytes } from './size.js';
@@ -36,6 +39,13 @@ function version(): string {
   }
   return 'unknown';
 }
+
+/** Why fewer threads ran than asked for, in words. */
+const LIMIT_REASONS: Readonly<Record<ThreadLimit, string>> = {
+  chunks: 'the job has fewer chunks than that',
+  memoryLimit: '--memory-limit holds no more (each thread costs ~16 MiB)',
+  maxThreads: `at most ${maxThreads()} threads run (4 × the cores, at least 16)`,
+};
 
 /** Library names of options → the flags a CLI user typed. */
 const FLAGS: readonly [RegExp, string][] = [
@@ -104,22 +114,28 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   const showBar = config.progress !== false && io.stderr.isTTY === true;
   const bar = showBar
     ? new SingleBar({
-        format: 'mean-fusion [{bar}] {percentage}% | {value}/{total} rows | {rate} | ETA {eta_formatted}',
+        format:
+          'mean-fusion [{bar}] {percentage}% | {value}/{total} rows | {rate} | {threads} | ETA {eta_formatted}',
         stream: io.stderr as NodeJS.WritableStream,
         hideCursor: true,
         clearOnComplete: true,
       })
     : undefined;
   let started = false;
+  const requested = config.threads ?? availableParallelism();
+  /** "2 threads", or "1 of 200 threads" when fewer ran than asked for. */
+  const threadsText = (threads: number) =>
+    `${threads < requested ? `${threads} of ${requested}` : threads} thread${requested === 1 ? '' : 's'}`;
   try {
-    const onProgress = (p: FuseFilesProgress) => {
+    const onProgress = (p: FuseFilesProgress | FuseFilesClusterProgress) => {
       if (bar === undefined) return;
       const rate = `${formatBytes(p.bytesRead / Math.max(p.elapsed, 1e-9))}/s`;
+      const threads = 'threads' in p ? threadsText(p.threads) : `${p.shardsDone}/${p.shards} shards`;
       if (!started) {
-        bar.start(p.rows, 0, { rate });
+        bar.start(p.rows, 0, { rate, threads });
         started = true;
       }
-      bar.update(p.rowsDone, { rate });
+      bar.update(p.rowsDone, { rate, threads });
     };
     const common = {
       weights: config.weights,
@@ -155,6 +171,17 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
             onProgress,
           );
     bar?.stop();
+    // Fewer threads than asked for: say so when the user asked (-t) or the memory limit decided.
+    if (
+      'threadsLimitedBy' in summary &&
+      summary.threadsLimitedBy !== undefined &&
+      !config.json &&
+      (config.threads !== undefined || summary.threadsLimitedBy === 'memoryLimit')
+    ) {
+      io.stderr.write(
+        `mean-fusion: ran on ${threadsText(summary.threads)}: ${LIMIT_REASONS[summary.threadsLimitedBy]}\n`,
+      );
+    }
     if (config.json) {
       io.stdout.write(
         `${JSON.stringify({
@@ -162,17 +189,23 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
           shape: summary.shape,
           dtype: summary.dtype,
           k: summary.k,
-          bytes: summary.bytesRead,
+          bytesRead: summary.bytesRead,
           bytesWritten: summary.bytesWritten,
           seconds: Number(summary.seconds.toFixed(6)),
-          ...('shards' in summary ? { shards: summary.shards } : {}),
+          ...('shards' in summary
+            ? { shards: summary.shards }
+            : {
+                threads: summary.threads,
+                threadsRequested: summary.threadsRequested,
+                threadsLimitedBy: summary.threadsLimitedBy ?? null,
+              }),
         })}\n`,
       );
     } else {
       const speed = summary.seconds > 0 ? `, ${formatBytes(summary.bytesRead / summary.seconds)}/s` : '';
       io.stdout.write(
         `${summary.output}: mean of ${summary.k} ${summary.k === 1 ? 'array' : 'arrays'} of shape ${formatShape(summary.shape)} → ${summary.dtype}; ` +
-          `read ${formatBytes(summary.bytesRead)} in ${summary.seconds.toFixed(3)} s${speed}\n`,
+          `read ${formatBytes(summary.bytesRead)} in ${summary.seconds.toFixed(3)} s${speed} on ${'shards' in summary ? `${summary.shards} shards` : threadsText(summary.threads)}\n`,
       );
     }
     return EXIT.ok;

@@ -3,17 +3,22 @@
  * pre/post-process function lists, as in tinyBIG's `fusion` base class and `metric_fusion`
  * (`tinybig/fusion/metric_fusion.py`, `tinybig/module/base_fusion.py`).
  */
-import { EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
+import { describe, EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
+import { assertKnownKeys } from '../option-keys.js';
 import type { FusionPool } from '../pool/FusionPool.js';
 import { allocate } from '../tensor/alloc.js';
-import { DTYPE_CTORS } from '../tensor/dtype.js';
+import { DTYPE_CTORS, isBigIntArray, type TypedArray } from '../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../tensor/shape.js';
-import { type Tensor, type TensorLike, toTensor } from '../tensor/tensor.js';
+import { type AnyTensor, type Tensor, type TensorLike, toTensor } from '../tensor/tensor.js';
 import { meanFusion } from './mean-fusion.js';
 import type { NanPolicy } from './options.js';
 
-/** A function applied to a tensor (tinyBIG's pre/post-process functions). */
-export type TensorFunction = (x: Tensor) => Tensor;
+/**
+ * A function applied to a tensor (tinyBIG's pre/post-process functions). Declared as a method so that a
+ * function typed for number tensors, `(x: Tensor) => Tensor`, is accepted too; an int64 stack reaches it
+ * with BigInt data.
+ */
+export type TensorFunction = { bivariant(x: AnyTensor): AnyTensor }['bivariant'];
 
 /** Constructor options of {@link MeanFusion}. */
 export interface MeanFusionConfig {
@@ -67,8 +72,12 @@ export class MeanFusion {
   readonly preprocessFunctions: readonly TensorFunction[];
   readonly postprocessFunctions: readonly TensorFunction[];
 
-  /** @throws {OptionError} for a non-string name, bad dims or non-function hooks. */
+  /** @throws {OptionError} for an unknown config key, a non-string name, bad dims or non-function hooks. */
   constructor(config: MeanFusionConfig = {}) {
+    if (typeof config !== 'object' || config === null) {
+      throw new OptionError(`Expected the config of MeanFusion to be an object, got ${describe(config)}`);
+    }
+    assertKnownKeys(config, ['name', 'dims', 'weights', 'nan', 'preprocess', 'postprocess'], 'MeanFusion');
     const name = config.name ?? 'mean_fusion';
     if (typeof name !== 'string')
       throw new OptionError(`Expected \`name\` to be a string, got ${typeof name}`);
@@ -115,7 +124,7 @@ export class MeanFusion {
   }
 
   /** Runs the preprocess functions over the stack (k, ...shape) and returns the k slices along axis 0. */
-  protected preprocess(x: readonly TensorLike[]): readonly Tensor[] {
+  protected preprocess(x: readonly TensorLike[]): readonly AnyTensor[] {
     if (x.length === 0)
       throw new EmptyInputError('The input x cannot be empty: expected at least one tensor');
     const tensors = x.map((t, i) => toTensor(t, `x[${i}]`));
@@ -131,8 +140,14 @@ export class MeanFusion {
     const dtype = tensors.every((t) => t.dtype === tensors[0].dtype) ? tensors[0].dtype : 'float64';
     const stacked = allocate(dtype, [tensors.length, ...shape]);
     const size = shapeSize(shape);
-    for (const [i, t] of tensors.entries()) stacked.data.set(t.data, i * size);
-    let y: Tensor = stacked;
+    const big = isBigIntArray(stacked.data);
+    for (const [i, t] of tensors.entries()) {
+      // A stack of one dtype copies as is; a mixed stack is float64 (as torch.stack promotes), so int64
+      // values beyond 2^53 round there. Fuse mixed int64 inputs without preprocess to keep them exact.
+      const data = big || !isBigIntArray(t.data) ? t.data : Float64Array.from(t.data, Number);
+      (stacked.data as TypedArray).set(data as TypedArray, i * size);
+    }
+    let y: AnyTensor = stacked;
     for (const f of this.preprocessFunctions) y = toTensor(f(y), 'the result of a preprocess function');
     if (y.shape.length === 0)
       throw new ShapeMismatchError('a preprocess function returned a 0-d tensor; expected shape (k, ...)');
@@ -149,9 +164,10 @@ export class MeanFusion {
 
   /** Runs the postprocess functions over the fused tensor. */
   protected postprocess(fused: Tensor): Tensor {
-    let y = fused;
+    let y: AnyTensor = fused;
     for (const f of this.postprocessFunctions) y = toTensor(f(y), 'the result of a postprocess function');
-    return y;
+    // A float tensor unless a postprocess function returned another dtype.
+    return y as Tensor;
   }
 
   /**
@@ -183,6 +199,7 @@ export class MeanFusion {
     if (typeof options !== 'object' || options === null || typeof options.pool?.fuse !== 'function') {
       throw new OptionError('Expected `options.pool` to be a FusionPool');
     }
+    assertKnownKeys(options, ['pool', 'signal'], 'MeanFusion.forwardAsync');
     const parts = this.preprocess(x);
     const fused = await options.pool.fuse(parts, {
       weights: this.weights,

@@ -14,19 +14,24 @@ import { type FusionPlan, planFusion } from './validate.js';
  * - Output shape = input shape. Output dtype float32 when every input is float32, else float64; `dtype`
  *   (or `out`) overrides.
  * - Accumulates in float64 in input order (deterministic, chunking-independent); a float32 result is the
- *   float32 nearest the exact mean (compensated sums) unless the terms cancel by more than 2^40, a float64
- *   result is within k ulps of it for same-sign data (k + 2 with weights).
+ *   float32 nearest the exact mean (compensated sums) unless the terms cancel by more than 2^40, for weights
+ *   anywhere in float64's range; a float64 result is within k ulps of it for same-sign data (k + 2 with
+ *   weights).
  * - No spurious overflow: mean(1e308, 1e308) is 1e308; only infinite inputs give ±inf, inf + −inf gives NaN.
- * - The mean of inputs that are all −0 is −0. Integer inputs are exact.
+ * - The mean of inputs that are all −0 is −0. Integer inputs are exact; int64/uint64 inputs (`BigInt64Array`,
+ *   `BigUint64Array`) are summed exactly and give the float64 (float32) nearest the exact mean.
  *
- * @param inputs - k ≥ 1 tensors (or nested number arrays) of identical shape, any supported dtype.
+ * @param inputs - k ≥ 1 tensors (or nested number arrays) of identical shape, any supported dtype
+ *   (float64, float32, int8–int64, uint8–uint64; dtypes may differ between inputs).
  * @param options - See {@link MeanFusionOptions}.
  * @returns A new tensor (or `options.out`) of the input shape.
  * @throws {EmptyInputError} when `inputs` is empty.
  * @throws {ShapeMismatchError} when shapes differ (names the index and both shapes), or `out` has another shape.
- * @throws {DTypeError} when an input holds an unsupported type (BigInt arrays, plain arrays of non-numbers).
+ * @throws {DTypeError} when an input holds an unsupported type (a Float16Array, a DataView, plain arrays of
+ *   non-numbers) or a `dtype` field that contradicts its data.
  * @throws {TensorError} when an input's `data.length` disagrees with its shape.
- * @throws {OptionError} for wrong weights (count, non-finite, zero sum), `nan` or `dtype`, or a mismatched `out`.
+ * @throws {OptionError} for an unknown option key (named, e.g. a misspelt `wieghts`), wrong weights (count,
+ *   non-finite, zero sum), `nan` or `dtype`, or a mismatched `out`.
  */
 export function meanFusion(inputs: readonly TensorLike[], options?: MeanFusionOptions): Tensor {
   return runPlan(planFusion(inputs, options));

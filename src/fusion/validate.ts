@@ -1,14 +1,15 @@
 /** Validation of a fusion's inputs and output, shared by every entry point (sync, pool, operators). */
 import { EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
 import { heapAddress } from '../kernels/heap/memory.js';
+import { assertKnownKeys } from '../option-keys.js';
 import type { FloatDType } from '../tensor/dtype.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
-import { type Tensor, toTensor } from '../tensor/tensor.js';
+import { type AnyTensor, toTensor } from '../tensor/tensor.js';
 import { type ResolvedOptions, resolveOptions } from './options.js';
 
 /** A fusion job after validation: k checked tensors of one shape, the output dtype and kernel options. */
 export interface FusionPlan {
-  readonly inputs: readonly Tensor[];
+  readonly inputs: readonly AnyTensor[];
   readonly shape: readonly number[];
   readonly dtype: FloatDType;
   readonly options: ResolvedOptions;
@@ -20,15 +21,26 @@ export function resultDType(inputs: readonly { readonly dtype: string }[]): Floa
   return 'float32';
 }
 
+/** The option names of `meanFusion`. */
+export const FUSION_KEYS: readonly string[] = ['weights', 'nan', 'dtype', 'out'];
+
 /**
  * Validates inputs and options of a fusion.
+ *
+ * @param where - The function whose options these are (named in errors).
+ * @param extraKeys - Option names the caller accepts besides {@link FUSION_KEYS} (it checks them itself).
  *
  * @throws {EmptyInputError} when `inputs` is empty.
  * @throws {ShapeMismatchError} when an input's shape differs from `inputs[0]`'s (names the index and both shapes).
  * @throws {TensorError | DTypeError} for a malformed input.
- * @throws {OptionError} for bad options, or an `out` of the wrong shape or dtype.
+ * @throws {OptionError} for bad or unknown options, or an `out` of the wrong shape or dtype.
  */
-export function planFusion(inputs: unknown, options: unknown): FusionPlan {
+export function planFusion(
+  inputs: unknown,
+  options: unknown,
+  where = 'meanFusion',
+  extraKeys: readonly string[] = [],
+): FusionPlan {
   if (!Array.isArray(inputs)) {
     throw new OptionError(
       `Expected \`inputs\` to be an array of tensors, got ${inputs === null ? 'null' : typeof inputs}`,
@@ -36,7 +48,7 @@ export function planFusion(inputs: unknown, options: unknown): FusionPlan {
   }
   if (inputs.length === 0) throw new EmptyInputError();
   // The same object may be passed many times (e.g. one frame repeated): validate it once.
-  const seen = new Map<unknown, Tensor>();
+  const seen = new Map<unknown, AnyTensor>();
   const tensors = inputs.map((x, i) => {
     let t = seen.get(x);
     if (t === undefined) {
@@ -53,6 +65,9 @@ export function planFusion(inputs: unknown, options: unknown): FusionPlan {
         `inputs[${i}] has shape ${formatShape(t.shape)} but inputs[0] has shape ${formatShape(shape)}; all inputs must share one shape`,
       );
     }
+  }
+  if (typeof options === 'object' && options !== null) {
+    assertKnownKeys(options, [...FUSION_KEYS, ...extraKeys], where);
   }
   const resolved = resolveOptions(options, tensors.length);
   let dtype = resolved.dtype ?? resultDType(tensors);
@@ -83,7 +98,7 @@ export function planFusion(inputs: unknown, options: unknown): FusionPlan {
  * True when two tensors share memory: the same buffer object, or both in the kernel heap (whose buffer
  * object changes each time it grows, while byte offsets stay heap addresses).
  */
-function overlaps(a: Tensor, b: Tensor): boolean {
+function overlaps(a: AnyTensor, b: AnyTensor): boolean {
   let a0 = a.data.byteOffset;
   let b0 = b.data.byteOffset;
   if (a.data.buffer !== b.data.buffer) {

@@ -14,16 +14,25 @@ import { Observable } from 'rxjs';
 import { describe, OptionError } from '../errors.js';
 import type { MeanFusionOptions } from '../fusion/options.js';
 import { createNpyFile } from '../io/npy/write.js';
+import { assertKnownKeys } from '../option-keys.js';
 import { FusionPool } from '../pool/FusionPool.js';
 import { linkSignal } from '../pool/linked-signal.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import { checkJobArgs } from './job-args.js';
-import { integer, planFiles, planRanges } from './plan-files.js';
+import type { ThreadLimit } from './memory-budget.js';
+import { integer, planFiles, planJob } from './plan-files.js';
 import { runFileChunks } from './run-file-chunks.js';
 
 /** Default `memoryLimit`: 512 MiB. */
 export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
+
+export { MAX_CHUNK_BYTES } from './plan-files.js';
+
+const FUSE_FILES_KEYS = [
+  ...['weights', 'nan', 'dtype', 'stacked', 'threads', 'chunkRows', 'memoryLimit'],
+  ...['signal', 'overwrite', 'pool', 'out'],
+];
 
 /** Options of {@link fuseFiles}: those of `meanFusion` (without `out`) plus the job's own. */
 export interface FuseFilesOptions extends Omit<MeanFusionOptions, 'out'> {
@@ -35,14 +44,19 @@ export interface FuseFilesOptions extends Omit<MeanFusionOptions, 'out'> {
   stacked?: boolean;
   /**
    * Worker threads and chunks in flight (ignored when `pool` is given: the pool's thread count is used).
+   * Fewer are started when the job has fewer chunks, when `memoryLimit` cannot hold them, or above
+   * `maxThreads()`; the summary's `threads` and `threadsLimitedBy` say so.
    * @default os.availableParallelism()
    */
   threads?: number;
   /** Rows (along the first axis of one tensor) per chunk, forcing the split; must fit `memoryLimit`. */
   chunkRows?: number;
   /**
-   * Bytes of memory the job may use. The chunk buffers in flight (threads × (k inputs + output) chunk
-   * bytes) are kept under half of it; the other half is headroom for the runtime and the threads.
+   * Peak resident memory (RSS) of the whole process, in bytes: Node.js itself, the worker threads and the
+   * chunk buffers all count (memory-budget.ts has the model). Threads and chunks are sized to fit; a limit
+   * below `MIN_MEMORY_LIMIT` (97 MiB: Node.js and one thread) is refused. Measured to hold from 128 MiB up
+   * for the CLI. With `pool` (threads the caller owns) only the chunks in flight are sized, to half of it.
+   * What the rest of the caller's program holds is not known to the job: leave room for it.
    * @default DEFAULT_MEMORY_LIMIT (512 MiB)
    */
   memoryLimit?: number;
@@ -69,6 +83,8 @@ export interface FuseFilesProgress {
   readonly bytesTotal: number;
   /** Seconds since the job started. */
   readonly elapsed: number;
+  /** Worker threads the job runs on. */
+  readonly threads: number;
 }
 
 /** What {@link fuseFilesAsync} resolves to once the output is in place. */
@@ -87,6 +103,15 @@ export interface FuseFilesSummary {
   readonly bytesWritten: number;
   /** Seconds the job took. */
   readonly seconds: number;
+  /** Worker threads the job ran on. */
+  readonly threads: number;
+  /** Threads asked for (`threads`, its default, or the pool's). */
+  readonly threadsRequested: number;
+  /**
+   * Why `threads` is below `threadsRequested`: the job had fewer chunks, `memoryLimit` could not hold more,
+   * or `maxThreads()` caps them; `undefined` when all ran.
+   */
+  readonly threadsLimitedBy: ThreadLimit | undefined;
 }
 
 /** Runs a whole job; reports progress through `onProgress`; removes the temporary file on any failure. */
@@ -100,11 +125,12 @@ async function runJob(
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   checkJobArgs('fuseFiles', output, options, signal);
+  assertKnownKeys(options, FUSE_FILES_KEYS, 'fuseFiles');
   const pool = options.pool;
   if (pool !== undefined && !(pool instanceof FusionPool)) {
     throw new OptionError(`Expected \`pool\` to be a FusionPool, got ${describe(pool)}`);
   }
-  const threads = pool?.threads ?? integer(options.threads ?? availableParallelism(), 'threads', 1);
+  const requested = pool?.threads ?? integer(options.threads ?? availableParallelism(), 'threads', 1);
   const memoryLimit = integer(options.memoryLimit ?? DEFAULT_MEMORY_LIMIT, 'memoryLimit', 1);
   const chunkRows = options.chunkRows === undefined ? undefined : integer(options.chunkRows, 'chunkRows', 1);
   signal?.throwIfAborted();
@@ -116,7 +142,7 @@ async function runJob(
       `\`output\` ${output} is one of the inputs; pass \`overwrite: true\` to replace it`,
     );
   }
-  const ranges = planRanges(plan, threads, memoryLimit, chunkRows);
+  const { threads, limitedBy, ranges } = planJob(plan, requested, pool?.threads, memoryLimit, chunkRows);
   signal?.throwIfAborted();
   const writer = await createNpyFile(output, plan.dtype, plan.shape, { overwrite: options.overwrite });
   const ownPool = pool === undefined && ranges.length > 0 ? new FusionPool({ threads }) : undefined;
@@ -145,6 +171,7 @@ async function runJob(
           bytesRead: read,
           bytesTotal,
           elapsed: elapsed(),
+          threads,
         }),
     );
     signal?.throwIfAborted();
@@ -157,6 +184,9 @@ async function runJob(
       bytesRead,
       bytesWritten: writer.dataOffset + writer.dataBytes,
       seconds: elapsed(),
+      threads,
+      threadsRequested: requested,
+      threadsLimitedBy: limitedBy,
     };
   } catch (error) {
     await writer.discard();
@@ -183,13 +213,16 @@ async function runJob(
  * @throws {EmptyInputError} when `inputs` is empty, or a stacked file's first axis is 0.
  * @throws {ShapeMismatchError} when two input files have different shapes (names both files).
  * @throws {NpyFormatError} when an input is not a valid `.npy` (names the file and the problem).
- * @throws {OptionError} for bad `weights`/`nan`/`dtype` (as `meanFusion`), a `threads`, `chunkRows` or
- *   `memoryLimit` that is not a positive integer, a `memoryLimit` too small for one element per thread or
- *   for `chunkRows`, `stacked` with more than one file, a bad `signal` or `pool`, or `output` naming an input.
+ * @throws {OptionError} for bad `weights`/`nan`/`dtype` (as `meanFusion`), an unknown option, a `threads`,
+ *   `chunkRows` or `memoryLimit` that is not a positive integer, a `memoryLimit` below the process's floor
+ *   (`MIN_MEMORY_LIMIT`, own threads) or too small for one element per thread or for `chunkRows`,
+ *   `stacked` with more than one file, a bad `signal` or `pool`, or `output` naming an input.
  * @throws {OutputExistsError} when `output` exists and `overwrite` is not true.
  * @throws {ChunkError} when a chunk fails in a worker (names the rows and, in its message, the file).
  * @throws {unknown} `signal.reason` when `signal` aborts.
- * @throws {Error} Node's file system errors (`ENOENT`, `EACCES`, `ENOSPC`, …) naming the file.
+ * @throws {FileError} when an input cannot be opened (names the file and the problem; `code` is Node's:
+ *   `ENOENT`, `EACCES`, …).
+ * @throws {Error} Node's file system errors while writing (`ENOSPC`, …) naming the file.
  *
  * ## References
  * - NumPy Enhancement Proposal 1 (the `.npy` format); tinyBIG `mean_fusion` (the semantics).

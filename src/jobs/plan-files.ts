@@ -1,7 +1,6 @@
 /**
- * Planning of an out-of-core file fusion, shared by the local job (`fuseFiles`) and the cluster job
- * (`fuseFilesCluster` and its workers): read and validate the `.npy` headers, then split element ranges of
- * the output into chunk tasks sized for a memory budget.
+ * Planning of a `fuseFiles` job on the calling thread: the headers and options checked, then the threads
+ * and the row chunks sized so the whole process stays within `memoryLimit` (see memory-budget.ts).
  */
 import { describe, EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
 import { type MeanFusionOptions, resolveOptions } from '../fusion/options.js';
@@ -9,9 +8,11 @@ import { resultDType } from '../fusion/validate.js';
 import type { NpyHeader } from '../io/npy/header.js';
 import { readNpyHeader } from '../io/npy/read.js';
 import type { MeanKernelParams } from '../kernels/params.js';
+import { maxThreads } from '../pool/FusionPool.js';
 import { planChunks, type RowRange } from '../pool/plan.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
 import { formatShape, rowCount, rowSize, sameShape, shapeSize } from '../tensor/shape.js';
+import { type ThreadLimit, threadBudget } from './memory-budget.js';
 import type { FileSlice } from './protocol.js';
 
 /**
@@ -21,17 +22,17 @@ import type { FileSlice } from './protocol.js';
  */
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 
+/** What {@link planFiles} reads of the options: those of `meanFusion` plus `stacked`. */
+export interface PlanFilesOptions extends Omit<MeanFusionOptions, 'out'> {
+  readonly stacked?: boolean;
+}
+
 /** A validated job: where the k tensors are, the output's shape and dtype, the kernel parameters. */
 export interface FilesPlan {
   readonly slices: readonly FileSlice[];
   readonly shape: readonly number[];
   readonly dtype: FloatDType;
   readonly params: MeanKernelParams;
-}
-
-/** What {@link planFiles} reads of the options: those of `meanFusion` plus `stacked`. */
-export interface PlanFilesOptions extends Omit<MeanFusionOptions, 'out'> {
-  readonly stacked?: boolean;
 }
 
 /** Checks an integer option: `Expected \`name\` to be an integer from min and up, got …`. */
@@ -42,12 +43,7 @@ export function integer(value: unknown, name: string, min: number): number {
   return value;
 }
 
-/**
- * Reads every header and checks inputs, shapes and options, as `planFusion` does for in-memory tensors.
- *
- * @throws {OptionError} for bad paths or options; {@link EmptyInputError}, {@link ShapeMismatchError},
- *   `NpyFormatError` and Node's file system errors as listed on `fuseFiles`.
- */
+/** Reads every header and checks inputs, shapes and options, as `planFusion` does for in-memory tensors. */
 export async function planFiles(inputs: unknown, options: PlanFilesOptions): Promise<FilesPlan> {
   const paths = typeof inputs === 'string' ? [inputs] : inputs;
   if (!Array.isArray(paths)) {
@@ -105,10 +101,73 @@ export async function planFiles(inputs: unknown, options: PlanFilesOptions): Pro
   };
 }
 
+/** The threads of a job, why fewer than asked for run (if so), and its chunks. */
+export interface JobShape {
+  readonly threads: number;
+  readonly limitedBy: ThreadLimit | undefined;
+  readonly ranges: RowRange[];
+}
+
+/**
+ * Sizes a job: with its own threads (`poolThreads` undefined), threads are clamped to the job's chunks, to
+ * what `memoryLimit` holds for the whole process and to `maxThreads()`, and each chunk gets what the limit
+ * leaves; on a caller's pool (its threads are the caller's), the chunks in flight keep under half of it.
+ *
+ * @throws {OptionError} when `memoryLimit` cannot hold one element per thread, is below the process's floor
+ *   (own threads), or `chunkRows` does not fit it.
+ */
+export function planJob(
+  plan: FilesPlan,
+  requested: number,
+  poolThreads: number | undefined,
+  memoryLimit: number,
+  chunkRows: number | undefined,
+): JobShape {
+  const rows = rowCount(plan.shape);
+  const width = rowSize(plan.shape);
+  const elements = shapeSize(plan.shape);
+  const bytesPerElement = plan.slices.reduce((s, x) => s + itemSize(x.dtype), itemSize(plan.dtype));
+  const rowBytes = width * bytesPerElement;
+  const asked = poolThreads ?? Math.min(requested, maxThreads());
+  // These two checks come first: they name the option at fault for limits far too small for anything.
+  if (Math.min(MAX_CHUNK_BYTES, Math.floor(memoryLimit / 2 / asked)) < bytesPerElement) {
+    throw new OptionError(
+      `\`memoryLimit\` ${memoryLimit} is too small: ${asked} thread(s) need at least ${2 * asked * bytesPerElement} bytes`,
+    );
+  }
+  if (chunkRows !== undefined && chunkRows * rowBytes * asked > memoryLimit / 2) {
+    throw new OptionError(
+      `\`chunkRows\` ${chunkRows} needs ${chunkRows * rowBytes} bytes per chunk; with ${asked} thread(s) that exceeds half of \`memoryLimit\` (${memoryLimit} bytes)`,
+    );
+  }
+  let threads = asked;
+  let limitedBy: ThreadLimit | undefined =
+    asked < requested && poolThreads === undefined ? 'maxThreads' : undefined;
+  let chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.floor(memoryLimit / 2 / threads));
+  if (poolThreads === undefined) {
+    const natural =
+      elements === 0
+        ? 1
+        : chunkRows !== undefined
+          ? Math.ceil(rows / chunkRows)
+          : rowBytes <= MAX_CHUNK_BYTES
+            ? Math.ceil(rows / Math.floor(MAX_CHUNK_BYTES / Math.max(rowBytes, 1)))
+            : Math.ceil((elements * bytesPerElement) / MAX_CHUNK_BYTES);
+    const budget = threadBudget(requested, natural, memoryLimit, maxThreads(), MAX_CHUNK_BYTES);
+    ({ threads, limitedBy, chunkBytes } = budget);
+    if (chunkRows !== undefined && chunkRows * rowBytes > chunkBytes) {
+      throw new OptionError(
+        `\`chunkRows\` ${chunkRows} needs ${chunkRows * rowBytes} bytes per chunk; with ${threads} thread(s) \`memoryLimit\` (${memoryLimit} bytes) leaves ${chunkBytes} bytes per chunk`,
+      );
+    }
+  }
+  return { threads, limitedBy, ranges: splitRanges(plan, threads, chunkBytes, chunkRows) };
+}
+
 /**
  * Element ranges `[start, end)` of one tensor, each a chunk task, covering `within` (default: the whole
- * tensor). Row-aligned ranges are split on row boundaries; a range that is not, or whose single row is
- * over the per-task budget, is split on elements (C order makes them contiguous).
+ * tensor), sized from `memoryLimit` (half of it for the chunks of `threads` threads, at most
+ * {@link MAX_CHUNK_BYTES} each): the ranges of a cluster shard.
  *
  * @throws {OptionError} when `memoryLimit` cannot hold one element per thread, or `chunkRows` does not fit it.
  */
@@ -120,10 +179,6 @@ export function planRanges(
   within?: RowRange,
 ): RowRange[] {
   const width = rowSize(plan.shape);
-  const elements = shapeSize(plan.shape);
-  const start = within?.start ?? 0;
-  const end = within?.end ?? elements;
-  if (end <= start) return [];
   const bytesPerElement = plan.slices.reduce((s, x) => s + itemSize(x.dtype), itemSize(plan.dtype));
   const perTask = Math.min(MAX_CHUNK_BYTES, Math.floor(memoryLimit / 2 / threads));
   if (perTask < bytesPerElement) {
@@ -132,17 +187,37 @@ export function planRanges(
     );
   }
   const rowBytes = width * bytesPerElement;
+  if (chunkRows !== undefined && chunkRows * rowBytes * threads > memoryLimit / 2) {
+    throw new OptionError(
+      `\`chunkRows\` ${chunkRows} needs ${chunkRows * rowBytes} bytes per chunk; with ${threads} thread(s) that exceeds half of \`memoryLimit\` (${memoryLimit} bytes)`,
+    );
+  }
+  return splitRanges(plan, threads, perTask, chunkRows, within);
+}
+
+/**
+ * Element ranges `[start, end)` covering `within` (default: the whole tensor), each a task of at most
+ * `perTask` bytes (or `chunkRows` rows). Row-aligned ranges are split on row boundaries; a range that is
+ * not, or whose single row is over the budget, is split on elements (C order makes them contiguous).
+ */
+function splitRanges(
+  plan: FilesPlan,
+  threads: number,
+  perTask: number,
+  chunkRows: number | undefined,
+  within?: RowRange,
+): RowRange[] {
+  const width = rowSize(plan.shape);
+  const elements = shapeSize(plan.shape);
+  const start = within?.start ?? 0;
+  const end = within?.end ?? elements;
+  if (end <= start) return [];
+  const bytesPerElement = plan.slices.reduce((s, x) => s + itemSize(x.dtype), itemSize(plan.dtype));
+  const rowBytes = width * bytesPerElement;
   const aligned = start % width === 0 && end % width === 0;
   const rows = aligned ? (end - start) / width : rowCount(plan.shape);
   const fromRows = (c: RowRange) => ({ start: start + c.start * width, end: start + c.end * width });
-  if (chunkRows !== undefined) {
-    if (chunkRows * rowBytes * threads > memoryLimit / 2) {
-      throw new OptionError(
-        `\`chunkRows\` ${chunkRows} needs ${chunkRows * rowBytes} bytes per chunk; with ${threads} thread(s) that exceeds half of \`memoryLimit\` (${memoryLimit} bytes)`,
-      );
-    }
-    if (aligned) return planChunks(rows, rowBytes, { chunkRows, threads }).map(fromRows);
-  }
+  if (chunkRows !== undefined && aligned) return planChunks(rows, rowBytes, { chunkRows, threads }).map(fromRows);
   if (aligned && rowBytes <= perTask) {
     return planChunks(rows, rowBytes, { chunkBytes: perTask, threads }).map(fromRows);
   }

@@ -28,12 +28,92 @@ export function productError(a: number, b: number, p: number): number {
   return ah * bh - p + ah * bl + al * bh + al * bl;
 }
 
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+const HIGH_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+
+/** ⌊log2 |x|⌋ for a finite non-zero float64, exactly (subnormals included). */
+export function exponentOf(x: number): number {
+  f64[0] = x;
+  const biased = (u32[HIGH_WORD] >>> 20) & 0x7ff;
+  if (biased !== 0) return biased - 1023;
+  return exponentOf(x * 2 ** 64) - 64; // subnormal: scale into the normal range first
+}
+
+/**
+ * The rounding error of `p = fl(a·b)`, exactly (a·b = p + e), for any finite operands whose product is
+ * finite: Dekker's TwoProduct, with the operands' exponents first rebalanced by a power of two (which is
+ * exact and keeps the product) when one of them is beyond {@link SPLIT_LIMIT}, so the splits cannot
+ * overflow. Exact while the error term is representable, i.e. for products above about 2^-969; below
+ * that it is the error as far as float64 can hold it. 0 when `p` is not finite.
+ */
+export function productErrorAny(a: number, b: number, p: number): number {
+  if (p - p !== 0) return 0;
+  let x = a;
+  let y = b;
+  if ((Math.abs(x) >= SPLIT_LIMIT || Math.abs(y) >= SPLIT_LIMIT) && x !== 0 && y !== 0) {
+    const shift = (exponentOf(x) - exponentOf(y)) >> 1; // move half the difference to the smaller one
+    x *= 2 ** -shift;
+    y *= 2 ** shift;
+  }
+  const e = productError(x, y, p);
+  return e - e === 0 ? e : 0;
+}
+
 /** The float32 neighbour of float32 `f` in the direction of `toward` (which differs from `f`). */
 export function nextFloat32(f: number, toward: number): number {
   if (f === 0) return toward > 0 ? 2 ** -149 : -(2 ** -149);
   f32[0] = f;
   i32[0] += toward > f === f > 0 ? 1 : -1;
   return f32[0];
+}
+
+/**
+ * True when float64 `m` lies within a few ulps of a float32 midpoint (where double rounding may err): at
+ * most 64 float64 ulps (2^-46 relative) away. In float32's normal range that is a look at the 29 mantissa
+ * bits float32 drops (a midpoint has them 1000…0); elsewhere the neighbours are computed.
+ */
+export function nearFloat32Midpoint(m: number): boolean {
+  const a = Math.abs(m);
+  if (a >= 2 ** -125 && a < 2 ** 127) {
+    f64[0] = m;
+    const d = (u32[1 - HIGH_WORD] & 0x1fffffff) - 0x10000000;
+    return d <= 64 && d >= -64;
+  }
+  const f = Math.fround(m);
+  if (f === m || !Number.isFinite(f)) return false;
+  const g = nextFloat32(f, m);
+  if (!Number.isFinite(g)) return false;
+  const mid = (f + g) / 2;
+  return Math.abs(m - mid) <= Math.abs(mid) * 2 ** -46 + 2 ** -1070;
+}
+
+/**
+ * For a weighted quotient (s + c) / (wHi + wLo) whose float64 approximation `m` lies near a float32
+ * midpoint: true when the residual at the midpoint, computed as {@link roundQuotientToFloat32} computes it,
+ * is clearly larger than its own error (k² · 2^-64 of the sum covers the compensated sums' error under the
+ * documented cancellation bound of 2^40), so that its sign decides the rounding; false for exact or near
+ * ties, which the caller then settles exactly.
+ */
+export function residualDecides(
+  m: number,
+  s: number,
+  c: number,
+  wHi: number,
+  wLo: number,
+  k: number,
+): boolean {
+  const f = Math.fround(m);
+  const g = nextFloat32(f, m);
+  const mid = (f + g) / 2;
+  const p = mid * wHi;
+  const d = s - p;
+  const e = productError(mid, wHi, p);
+  const q = mid * wLo;
+  const r = d + (c - e) - q;
+  const bound =
+    2 ** -49 * (Math.abs(d) + Math.abs(c) + Math.abs(e) + Math.abs(q)) + k * k * 2 ** -64 * Math.abs(s);
+  return Math.abs(r) > bound;
 }
 
 /**
@@ -51,7 +131,9 @@ export function roundQuotientToFloat32(m: number, s: number, c: number, wHi: num
   const mid = (f + g) / 2; // exact: f and g are float32 values, their sum fits 25 bits
   if (Math.abs(m - mid) > Math.abs(mid) * 2 ** -48 + 2 ** -1070) return f;
   const p = mid * wHi;
-  const r = s - p - productError(mid, wHi, p) + (c - mid * wLo);
+  // s − p is exact (s is within a few ulps of p); c and the product's error term are of one size, so their
+  // difference comes before the small mid·wLo (with weights 1 and 1e39, c − mid·wLo lost mid·wLo entirely).
+  const r = s - p + (c - productError(mid, wHi, p)) - mid * wLo;
   if (Number.isNaN(r)) return f; // operands beyond the split range: keep the float64 rounding
   if (r === 0) return Math.fround(mid);
   return (r > 0 === g > f) !== wHi < 0 ? g : f;

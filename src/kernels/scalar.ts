@@ -6,14 +6,24 @@
  * how the elements are split into blocks, chunks or threads.
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
-import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from './exact.js';
+import {
+  nearFloat32Midpoint,
+  productError,
+  productErrorAny,
+  residualDecides,
+  roundQuotientToFloat32,
+  SPLIT_LIMIT,
+} from './exact.js';
+import { exactElementMean, exactWeights } from './exact-rational.js'; // a function cycle: safe in ESM
 import type { MeanKernelParams } from './params.js';
+import { type Float32WeightPlan, float32WeightPlan } from './weight-scale.js';
 
 /**
  * Scale exponent for the overflow-safe path: with inputs scaled by 2^-e the weighted sum cannot overflow,
  * since |Σ wᵢ·xᵢ·2^-e| ≤ Σ|wᵢ| · MAX · 2^-e < MAX.
  */
-function safeScaleExponent(k: number, weights: Float64Array | null): number {
+function safeExponent(k: number, weights: Float64Array | null, plan: Float32WeightPlan | null): number {
+  if (plan !== null) return plan.safeExponent;
   let total = k;
   if (weights !== null) {
     total = 0;
@@ -31,7 +41,8 @@ export function scaleExponentFor(total: number): number {
  * Mean of element `i` over `inputs`, as float64, or correctly rounded to float32 when `toFloat32`.
  * `scaleExp` > 0 runs the overflow-safe variant (inputs scaled by 2^-scaleExp, result scaled back).
  * The sum is compensated (TwoSum/TwoProduct) when `toFloat32` and a plain sequential sum otherwise; the
- * weight sum is always compensated.
+ * weight sum is always compensated. A weighted float32 result is computed with the weights scaled by powers
+ * of two ({@link float32WeightPlan}), so products and their error terms stay in float64's range.
  */
 export function meanElement(
   inputs: readonly TypedArray[],
@@ -40,7 +51,10 @@ export function meanElement(
   toFloat32: boolean,
   scaleExp: number,
 ): number {
-  const { weights, nanOmit } = params;
+  const nanOmit = params.nanOmit;
+  const plan: Float32WeightPlan | null =
+    toFloat32 && params.weights !== null ? float32WeightPlan(params.weights) : null;
+  const weights = plan === null ? params.weights : plan.w;
   const scale = 2 ** -scaleExp;
   let s = 0;
   let c = 0;
@@ -49,6 +63,15 @@ export function meanElement(
   let started = false;
   for (let j = 0; j < inputs.length; j++) {
     const x = inputs[j][i];
+    if (plan !== null && plan.b[j] !== 1) {
+      // The weight scale changed (a larger weight): rescale the running sums as a stream does.
+      const a = plan.a[j];
+      const b = plan.b[j];
+      s = s * a * b;
+      c = c * a * b;
+      wHi = wHi * a * b;
+      wLo = wLo * a * b;
+    }
     if (nanOmit && Number.isNaN(x)) continue;
     const w = weights === null ? 1 : weights[j];
     const xs = x * scale;
@@ -56,8 +79,12 @@ export function meanElement(
     let e = 0;
     if (weights !== null) {
       v = w * xs;
-      if (toFloat32 && Number.isFinite(v) && Math.abs(xs) < SPLIT_LIMIT && Math.abs(w) < SPLIT_LIMIT) {
-        e = productError(w, xs, v);
+      if (toFloat32) {
+        // Dekker's split directly when it cannot overflow (the common case), else with rebalanced exponents.
+        e =
+          Math.abs(w) < SPLIT_LIMIT && Math.abs(xs) < SPLIT_LIMIT && v - v === 0
+            ? productError(w, xs, v)
+            : productErrorAny(w, xs, v);
       }
     }
     if (!started) {
@@ -82,10 +109,10 @@ export function meanElement(
   if (!started || wHi + wLo === 0) return Number.NaN; // every input NaN (omit) or weights cancelled
   if (!Number.isFinite(s)) {
     if (scaleExp === 0 && !Number.isNaN(s)) {
-      return meanElement(inputs, i, params, toFloat32, safeScaleExponent(inputs.length, weights));
+      return meanElement(inputs, i, params, toFloat32, safeExponent(inputs.length, weights, plan));
     }
     if (scaleExp === 0 && Number.isNaN(s) && !hasNaNOrOpposedInfinities(inputs, i, params)) {
-      return meanElement(inputs, i, params, toFloat32, safeScaleExponent(inputs.length, weights));
+      return meanElement(inputs, i, params, toFloat32, safeExponent(inputs.length, weights, plan));
     }
     const q = s / (wHi + wLo); // ±inf takes the sign of Σw; NaN stays NaN
     return toFloat32 ? Math.fround(q) : q;
@@ -97,9 +124,19 @@ export function meanElement(
     return toFloat32 ? Math.fround(r) : r;
   }
   if (!Number.isFinite(m)) {
-    return meanElement(inputs, i, params, toFloat32, safeScaleExponent(inputs.length, weights));
+    return meanElement(inputs, i, params, toFloat32, safeExponent(inputs.length, weights, plan));
   }
-  return toFloat32 ? roundQuotientToFloat32(m, s, c, wHi, wLo) : m;
+  if (!toFloat32) return m;
+  // Weighted: at or very near a float32 midpoint the compensated state cannot always tell the side (weights
+  // whose sum or products are not exact, e.g. the mean of equal odd integers above 2^24): settle it exactly.
+  if (
+    params.weights !== null &&
+    nearFloat32Midpoint(m) &&
+    !residualDecides(m, s, c, wHi, wLo, inputs.length)
+  ) {
+    return exactElementMean(inputs, exactWeights(params.weights), i, params, true);
+  }
+  return roundQuotientToFloat32(m, s, c, wHi, wLo);
 }
 
 /** True when the exact result of element `i` is NaN: a NaN input that counts, 0·inf, or +inf and −inf inputs together. */

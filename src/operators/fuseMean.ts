@@ -15,6 +15,7 @@ import {
 import { describe, MeanFusionError, OptionError } from '../errors.js';
 import { meanFusion } from '../fusion/mean-fusion.js';
 import type { MeanFusionOptions } from '../fusion/options.js';
+import { assertKnownKeys } from '../option-keys.js';
 import { FusionPool } from '../pool/FusionPool.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
@@ -52,6 +53,7 @@ export function fuseMean(options?: FuseMeanOptions): OperatorFunction<readonly T
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new OptionError(`Expected the options of fuseMean to be an object, got ${describe(options)}`);
   }
+  assertKnownKeys(options ?? {}, ['weights', 'nan', 'dtype', 'pool', 'concurrency', 'out'], 'fuseMean');
   const { pool, concurrency, ...fusion } = options ?? {};
   if ((fusion as MeanFusionOptions).out !== undefined) {
     throw new OptionError(

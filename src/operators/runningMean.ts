@@ -1,6 +1,7 @@
 /** `runningMean`: the exact mean so far of an unbounded stream of tensors. */
 import { defer, map, type Observable, type OperatorFunction, reduce } from 'rxjs';
 import { describe, EmptyInputError, OptionError } from '../errors.js';
+import { type BigIntArray, isBigIntArray, type TypedArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   RunningAccumulator,
@@ -9,6 +10,7 @@ import {
   type StreamMeanOptions,
   StreamReader,
 } from './internal/accumulator.js';
+import { ExactIntegerAccumulator } from './internal/int64-stream.js';
 
 /** Options of {@link runningMean}. */
 export interface RunningMeanOptions extends StreamMeanOptions {
@@ -56,16 +58,23 @@ export function runningMean(options?: RunningMeanOptions): OperatorFunction<Stre
   return (source: Observable<StreamItem>) =>
     defer(() => {
       const reader = new StreamReader();
-      let acc: RunningAccumulator | undefined;
-      const push = (item: StreamItem): RunningAccumulator => {
+      let acc: RunningAccumulator | ExactIntegerAccumulator | undefined;
+      const push = (item: StreamItem): RunningAccumulator | ExactIntegerAccumulator => {
         const { tensor, weight } = reader.read(item);
-        acc ??= new RunningAccumulator(tensor, reader.weighted, resolved);
-        acc.push(tensor.data, weight);
+        // int64/uint64 streams sum exactly in BigInts (src/operators/internal/int64-stream.ts).
+        acc ??= isBigIntArray(tensor.data)
+          ? new ExactIntegerAccumulator(tensor, reader.weighted, resolved)
+          : new RunningAccumulator(tensor, reader.weighted, resolved);
+        if (acc instanceof ExactIntegerAccumulator) acc.push(tensor.data as BigIntArray, weight);
+        else acc.push(tensor.data as TypedArray, weight);
         return acc;
       };
       if (emit === 'each') return source.pipe(map((item) => push(item).result()));
       return source.pipe(
-        reduce<StreamItem, RunningAccumulator | undefined>((_, item) => push(item), undefined),
+        reduce<StreamItem, RunningAccumulator | ExactIntegerAccumulator | undefined>(
+          (_, item) => push(item),
+          undefined,
+        ),
         map((done) => {
           if (done === undefined) {
             throw new EmptyInputError('The stream completed without any tensor: a mean needs at least one');

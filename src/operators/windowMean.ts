@@ -1,6 +1,7 @@
 /** `windowMean`: the mean of the last `size` tensors of a stream (a moving average). */
 import { defer, filter, map, type Observable, type OperatorFunction } from 'rxjs';
 import { describe, OptionError } from '../errors.js';
+import { type BigIntArray, isBigIntArray, type TypedArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   resolveStreamOptions,
@@ -9,6 +10,7 @@ import {
   StreamReader,
   WindowAccumulator,
 } from './internal/accumulator.js';
+import { ExactIntegerAccumulator } from './internal/int64-stream.js';
 
 /** Options of {@link windowMean}. */
 export interface WindowMeanOptions extends StreamMeanOptions {
@@ -56,12 +58,16 @@ export function windowMean(size: number, options?: WindowMeanOptions): OperatorF
   return (source: Observable<StreamItem>) =>
     defer(() => {
       const reader = new StreamReader();
-      let acc: WindowAccumulator | undefined;
+      let acc: WindowAccumulator | ExactIntegerAccumulator | undefined;
       return source.pipe(
         map((item): Tensor | undefined => {
           const { tensor, weight } = reader.read(item);
-          acc ??= new WindowAccumulator(size, tensor, reader.weighted, resolved);
-          acc.push(tensor.data, weight);
+          // int64/uint64 streams sum exactly in BigInts (src/operators/internal/int64-stream.ts).
+          acc ??= isBigIntArray(tensor.data)
+            ? new ExactIntegerAccumulator(tensor, reader.weighted, resolved, size)
+            : new WindowAccumulator(size, tensor, reader.weighted, resolved);
+          if (acc instanceof ExactIntegerAccumulator) acc.push(tensor.data as BigIntArray, weight);
+          else acc.push(tensor.data as TypedArray, weight);
           return whileFilling || acc.length === size ? acc.result() : undefined;
         }),
         filter((t): t is Tensor => t !== undefined),

@@ -15,8 +15,9 @@ import { HEAP_WORKER_DATA_KEY, threadHeap } from '../kernels/heap/memory.js';
 import { releaseClaimsOf } from '../kernels/heap/scratch.js';
 import { nativeKernel } from '../kernels/native.js';
 import type { MeanKernelParams } from '../kernels/params.js';
+import { assertKnownKeys } from '../option-keys.js';
 import { allocate, isShared, toShared } from '../tensor/alloc.js';
-import { type FloatArray, itemSize, type TypedArray } from '../tensor/dtype.js';
+import { type AnyTypedArray, type FloatArray, itemSize } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { ChunkError, PoolClosedError } from './errors.js';
@@ -48,10 +49,22 @@ const TASKS_PER_THREAD = 1;
 /** Idle worker threads end after this many milliseconds (they are started again on demand). */
 export const DEFAULT_IDLE_TIMEOUT = 10_000;
 
+/**
+ * The most worker threads a pool accepts: 4 × `os.availableParallelism()`, at least 16. Each thread costs
+ * ~10 MB of resident memory (its V8 isolate, heap and kernel instance; measured on Node 20), and more threads
+ * than cores only add memory and hand-offs: 200 threads took a 128 kB job to 2 GB and 5 s.
+ */
+export function maxThreads(): number {
+  return Math.max(16, 4 * availableParallelism());
+}
+
+const POOL_KEYS = ['threads', 'chunkBytes', 'idleTimeout', 'inlineBytes', 'plainInputs', 'filename'];
+const TASK_KEYS = ['filename', 'name', 'signal'];
+
 /** Options of {@link FusionPool}. */
 export interface FusionPoolOptions {
   /**
-   * Worker threads (and chunks in flight per job).
+   * Worker threads (and chunks in flight per job), from 1 to {@link maxThreads}.
    * @default os.availableParallelism()
    */
   threads?: number;
@@ -164,7 +177,8 @@ export class FusionPool {
   #pendingTasks = 0;
 
   /**
-   * @throws {OptionError} when `options` is not an object, `threads` is not an integer ≥ 1, `chunkBytes`
+   * @throws {OptionError} when `options` is not an object or has an unknown key, `threads` is not an
+   *   integer from 1 to {@link maxThreads} (4 × `os.availableParallelism()`, at least 16), `chunkBytes`
    *   not an integer ≥ 1, `idleTimeout` not an integer from 0 to 2³¹−1, `inlineBytes` not an integer ≥ 0,
    *   `plainInputs` not `'inline'` or `'copy'`, or `filename` not a string.
    * @throws {Error} when the compiled fuse worker is missing (run `npm run build`).
@@ -173,7 +187,15 @@ export class FusionPool {
     if (typeof options !== 'object' || options === null) {
       throw new OptionError(`Expected \`options\` to be an object, got ${describe(options)}`);
     }
-    this.#threads = integerOption(options.threads ?? availableParallelism(), 'threads', 1);
+    assertKnownKeys(options, POOL_KEYS, 'FusionPool');
+    const max = maxThreads();
+    const threads = options.threads ?? availableParallelism();
+    if (typeof threads === 'number' && Number.isSafeInteger(threads) && threads > max) {
+      throw new OptionError(
+        `Expected \`threads\` to be an integer from 1 to ${max} (4 × os.availableParallelism(), at least 16: each thread costs ~10 MB), got ${describe(threads)}`,
+      );
+    }
+    this.#threads = integerOption(threads, 'threads', 1);
     this.#chunkBytes = integerOption(
       options.chunkBytes ?? (nativeKernel() !== null ? NATIVE_CHUNK_BYTES : DEFAULT_CHUNK_BYTES),
       'chunkBytes',
@@ -255,14 +277,15 @@ export class FusionPool {
    *   `meanFusion`), or `options.out`.
    * @throws {EmptyInputError | ShapeMismatchError | DTypeError | TensorError | OptionError} as `meanFusion`,
    *   before any task is sent.
-   * @throws {OptionError} when `chunkRows` is not an integer ≥ 1 or `signal` is not an AbortSignal.
+   * @throws {OptionError} for an unknown option key, a `chunkRows` that is not an integer ≥ 1 or a `signal`
+   *   that is not an AbortSignal.
    * @throws {unknown} `signal.reason` when `signal` aborts before or during the job.
    * @throws {ChunkError} when a chunk fails in a worker (it threw or its thread died); names the rows.
    * @throws {PoolClosedError} when the pool is closed before or while the job runs.
    */
   async fuse(inputs: readonly TensorLike[], options: FuseOptions = {}): Promise<Tensor> {
     if (this.closed) throw new PoolClosedError();
-    const plan = planFusion(inputs, options);
+    const plan = planFusion(inputs, options, 'FusionPool.fuse', ['chunkRows', 'signal']);
     const { chunkRows, signal } = options ?? {};
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new OptionError(`Expected \`signal\` to be an AbortSignal, got ${describe(signal)}`);
@@ -319,6 +342,14 @@ export class FusionPool {
    */
   runTask<T>(task: unknown, opts: RunTaskOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new PoolClosedError());
+    if (typeof opts !== 'object' || opts === null) {
+      return Promise.reject(new OptionError(`Expected \`options\` to be an object, got ${describe(opts)}`));
+    }
+    try {
+      assertKnownKeys(opts, TASK_KEYS, 'FusionPool.runTask');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#run<T>(task, opts.filename, opts.name, opts.signal);
   }
 
@@ -399,8 +430,8 @@ export class FusionPool {
     const width = rowSize(plan.shape);
     // Ordinary buffers are copied once into shared memory: structured cloning would copy the whole buffer
     // for every chunk, and transferring would detach the caller's buffer.
-    const copies = new Map<TypedArray, TypedArray>();
-    const inputs: TypedArray[] = plan.inputs.map((t) => {
+    const copies = new Map<AnyTypedArray, AnyTypedArray>();
+    const inputs: AnyTypedArray[] = plan.inputs.map((t) => {
       if (isShared(t)) return t.data;
       let copy = copies.get(t.data);
       if (copy === undefined) {

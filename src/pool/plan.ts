@@ -1,5 +1,6 @@
 /** Chunk planning: splits a fusion along its first axis into row ranges sized for worker tasks. */
 import { describe, OptionError } from '../errors.js';
+import { assertKnownKeys } from '../option-keys.js';
 
 /** A half-open range of rows `[start, end)` along the first axis. */
 export interface RowRange {
@@ -74,6 +75,10 @@ export function planChunks(
   if (typeof rowBytes !== 'number' || !Number.isFinite(rowBytes) || rowBytes < 0) {
     throw new OptionError(`Expected \`rowBytes\` to be a non-negative number, got ${describe(rowBytes)}`);
   }
+  if (typeof opts !== 'object' || opts === null) {
+    throw new OptionError(`Expected the options of planChunks to be an object, got ${describe(opts)}`);
+  }
+  assertKnownKeys(opts, ['chunkRows', 'chunkBytes', 'threads'], 'planChunks');
   const threads = positiveInteger(opts.threads, 'threads');
   const chunks: RowRange[] = [];
   if (opts.chunkRows !== undefined) {

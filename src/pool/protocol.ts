@@ -3,7 +3,7 @@
  * import it without loading anything else).
  */
 import type { MeanKernelParams } from '../kernels/params.js';
-import type { FloatArray, TypedArray } from '../tensor/dtype.js';
+import type { AnyTypedArray, FloatArray } from '../tensor/dtype.js';
 
 /**
  * One row chunk of a fusion, as sent to a worker thread.
@@ -13,7 +13,7 @@ import type { FloatArray, TypedArray } from '../tensor/dtype.js';
  */
 export interface FuseChunkTask {
   /** The k flat, row-major inputs (whole tensors, not slices: the worker indexes them by element). */
-  readonly inputs: readonly TypedArray[];
+  readonly inputs: readonly AnyTypedArray[];
   /** The flat output (float32 or float64); the worker writes elements `[start, end)` only. */
   readonly out: FloatArray;
   /** First element index (inclusive), `rowStart × rowSize`. */

@@ -5,9 +5,18 @@
 
 import { describe, OptionError, TensorError } from '../errors.js';
 import { adoptHeapArray, allocateInHeap, freeHeapArray, heapAddress } from '../kernels/heap/memory.js';
-import { assertDType, DTYPE_CTORS, type DType, type TypedArray } from './dtype.js';
+import { assertKnownKeys } from '../option-keys.js';
+import {
+  type AnyTypedArray,
+  assertDType,
+  type BigIntArray,
+  DTYPE_CTORS,
+  type DType,
+  type NumberDType,
+  type TypedArray,
+} from './dtype.js';
 import { checkShape, shapeSize } from './shape.js';
-import type { Tensor } from './tensor.js';
+import type { AnyTensor, Tensor } from './tensor.js';
 
 /** Options of {@link allocate}. */
 export interface AllocateOptions {
@@ -39,15 +48,24 @@ export interface AllocateOptions {
  * @param options - Where the data lives: see {@link AllocateOptions}.
  * @throws {DTypeError} when `dtype` is not a supported dtype name.
  * @throws {TensorError} when a dimension is not a non-negative integer.
- * @throws {OptionError} when `options` is not an object or `shared`/`heap` is not a boolean.
+ * @throws {OptionError} when `options` is not an object, has an unknown key, or `shared`/`heap` is not a
+ *   boolean.
  * @throws {RangeError} when the buffer cannot be allocated.
  */
-export function allocate(dtype: DType, shape: readonly number[], options: AllocateOptions = {}): Tensor {
+export function allocate(
+  dtype: 'int64' | 'uint64',
+  shape: readonly number[],
+  options?: AllocateOptions,
+): Tensor<BigIntArray>;
+export function allocate(dtype: NumberDType, shape: readonly number[], options?: AllocateOptions): Tensor;
+export function allocate(dtype: DType, shape: readonly number[], options?: AllocateOptions): AnyTensor;
+export function allocate(dtype: DType, shape: readonly number[], options: AllocateOptions = {}): AnyTensor {
   const Ctor = DTYPE_CTORS[assertDType(dtype, '`dtype`')];
   const dims = checkShape(shape);
   if (typeof options !== 'object' || options === null) {
     throw new OptionError(`Expected \`options\` to be an object, got ${describe(options)}`);
   }
+  assertKnownKeys(options, ['shared', 'heap'], 'allocate');
   for (const key of ['shared', 'heap'] as const) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') {
       throw new OptionError(`Expected \`options.${key}\` to be a boolean, got ${describe(options[key])}`);
@@ -56,7 +74,7 @@ export function allocate(dtype: DType, shape: readonly number[], options: Alloca
   const length = shapeSize(dims);
   const bytes = length * Ctor.BYTES_PER_ELEMENT;
   const inHeap = options.heap ? allocateInHeap(bytes) : undefined;
-  let data: TypedArray;
+  let data: AnyTypedArray;
   if (inHeap !== undefined) {
     data = new Ctor(inHeap.buffer, inHeap.at, length);
     adoptHeapArray(data, inHeap.at);
@@ -77,7 +95,7 @@ export function allocate(dtype: DType, shape: readonly number[], options: Alloca
  *   for any other tensor, including one already disposed.
  * @throws {TensorError} when `t` is not a tensor (an object whose `data` is a typed array).
  */
-export function disposeTensor(t: Tensor): boolean {
+export function disposeTensor(t: AnyTensor): boolean {
   return freeHeapArray(tensorData(t, 'disposeTensor'));
 }
 
@@ -92,7 +110,7 @@ function tensorData(t: unknown, fn: string): ArrayBufferView {
 }
 
 /** True when the tensor's data lives in a `SharedArrayBuffer`. */
-export function isShared(t: Tensor): boolean {
+export function isShared(t: AnyTensor): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && t.data.buffer instanceof SharedArrayBuffer;
 }
 
@@ -101,13 +119,13 @@ export function isShared(t: Tensor): boolean {
  *
  * @throws {TensorError} when `t` is not a tensor (an object whose `data` is a typed array).
  */
-export function isInHeap(t: Tensor): boolean {
+export function isInHeap(t: AnyTensor): boolean {
   return heapAddress(tensorData(t, 'isInHeap')) >= 0;
 }
 
 /** Copies a tensor into a new `SharedArrayBuffer`-backed tensor of the same dtype and shape. */
-export function toShared(t: Tensor): Tensor {
-  const copy = allocate(t.dtype, t.shape, { shared: true });
-  copy.data.set(t.data);
+export function toShared<D extends AnyTypedArray>(t: Tensor<D>): Tensor<D> {
+  const copy = allocate(t.dtype, t.shape, { shared: true }) as Tensor<D>;
+  (copy.data as TypedArray).set(t.data as TypedArray);
   return copy;
 }

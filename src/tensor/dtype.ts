@@ -2,16 +2,36 @@
  * The dtype table: names (numpy's), typed-array constructors and sizes.
  *
  * `uint8clamped` data (a `Uint8ClampedArray`) is accepted and reported as `uint8`, as numpy has no clamped type.
+ * int64/uint64 data are `BigInt64Array`/`BigUint64Array` (their elements are BigInts).
  */
 import { DTypeError, describe } from '../errors.js';
 
 /** Element types a tensor may hold, named as in numpy. */
-export type DType = 'float64' | 'float32' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32';
+export type DType =
+  | 'float64'
+  | 'float32'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64';
+
+/** The dtypes whose elements are numbers (all but int64 and uint64). */
+export type NumberDType = Exclude<DType, 'int64' | 'uint64'>;
 
 /** Output element types of a fusion. */
 export type FloatDType = 'float64' | 'float32';
 
-/** Any typed array this package reads. */
+/** Typed arrays of 64-bit integers (int64, uint64), whose elements are BigInts. */
+export type BigIntArray = BigInt64Array | BigUint64Array;
+
+/** Any typed array a tensor may hold: {@link TypedArray} (elements are numbers) or {@link BigIntArray}. */
+export type AnyTypedArray = TypedArray | BigIntArray;
+
+/** A typed array whose elements are numbers (every dtype but int64 and uint64). */
 export type TypedArray =
   | Float64Array
   | Float32Array
@@ -27,8 +47,8 @@ export type TypedArray =
 export type FloatArray = Float64Array | Float32Array;
 
 type Ctor = {
-  new (length: number): TypedArray;
-  new (buffer: ArrayBufferLike, offset: number, length: number): TypedArray;
+  new (length: number): AnyTypedArray;
+  new (buffer: ArrayBufferLike, offset: number, length: number): AnyTypedArray;
   readonly BYTES_PER_ELEMENT: number;
 };
 
@@ -42,7 +62,14 @@ export const DTYPE_CTORS: Readonly<Record<DType, Ctor>> = {
   uint16: Uint16Array,
   int32: Int32Array,
   uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
 };
+
+/** True for int64/uint64 data (BigInt elements). */
+export function isBigIntArray(data: unknown): data is BigIntArray {
+  return data instanceof BigInt64Array || data instanceof BigUint64Array;
+}
 
 /** All dtype names, in the table's order. */
 export const DTYPES = Object.keys(DTYPE_CTORS) as DType[];
@@ -60,8 +87,7 @@ export function isDType(value: unknown): value is DType {
 /**
  * The dtype of a typed array.
  *
- * @throws {DTypeError} for BigInt64Array/BigUint64Array (unsupported: their values do not fit a float64
- *   accumulator exactly), for Float16Array and for anything that is not a typed array.
+ * @throws {DTypeError} for Float16Array and for anything that is not a typed array.
  */
 export function dtypeOf(data: unknown, what = '`data`'): DType {
   if (data instanceof Float64Array) return 'float64';
@@ -72,11 +98,8 @@ export function dtypeOf(data: unknown, what = '`data`'): DType {
   if (data instanceof Uint16Array) return 'uint16';
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof Uint32Array) return 'uint32';
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
-    throw new DTypeError(
-      `${what} is a ${data.constructor.name}: BigInt arrays are unsupported; convert to Float64Array or Int32Array`,
-    );
-  }
+  if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof BigUint64Array) return 'uint64';
   const got = ArrayBuffer.isView(data) ? data.constructor.name : typeof data;
   throw new DTypeError(
     `Expected ${what} to be a typed array of a supported dtype (${DTYPES.join(', ')}), got ${got}`,

@@ -2,21 +2,28 @@
  * The tensor model: a typed array plus a shape, row-major (C order), any rank (0-d included).
  */
 import { DTypeError, TensorError } from '../errors.js';
-import { type DType, dtypeOf, type TypedArray } from './dtype.js';
+import { type AnyTypedArray, type DType, dtypeOf, type TypedArray } from './dtype.js';
 import { checkShape, formatShape, shapeSize } from './shape.js';
 
-/** A dense row-major tensor. `data.length` equals the product of `shape` (1 for 0-d). */
-export interface Tensor {
+/**
+ * A dense row-major tensor. `data.length` equals the product of `shape` (1 for 0-d). The type parameter is
+ * the kind of `data`: by default a {@link TypedArray} of numbers; int64/uint64 tensors hold a
+ * `BigInt64Array`/`BigUint64Array` (see {@link AnyTensor}).
+ */
+export interface Tensor<D extends AnyTypedArray = TypedArray> {
   /** Elements in row-major (C) order. */
-  readonly data: TypedArray;
+  readonly data: D;
   /** Dimensions; `[]` for a scalar (0-d) tensor. */
   readonly shape: readonly number[];
   /** Element type, derived from `data` (`Uint8ClampedArray` reports `uint8`). */
   readonly dtype: DType;
 }
 
-/** A tensor, or nested arrays of numbers (read as float64). */
-export type TensorLike = Tensor | NestedArray | number;
+/** A tensor of any dtype, int64/uint64 (BigInt data) included. */
+export type AnyTensor = Tensor<AnyTypedArray>;
+
+/** A tensor of any dtype, or nested arrays of numbers (read as float64). */
+export type TensorLike = AnyTensor | NestedArray | number;
 
 /** Nested arrays of numbers, e.g. `[[1, 2], [3, 4]]`. */
 export type NestedArray = readonly (number | NestedArray)[];
@@ -24,13 +31,14 @@ export type NestedArray = readonly (number | NestedArray)[];
 /**
  * Makes a tensor from a typed array and a shape.
  *
- * @param data - Elements in row-major order; shared, not copied.
  * @param shape - Dimensions; defaults to `[data.length]`.
- * @throws {DTypeError} when `data` is not a supported typed array (BigInt arrays included).
+ * @throws {DTypeError} when `data` is not a supported typed array.
+ * @param data - Elements in row-major order, any supported typed array (`BigInt64Array` for int64,
+ *   `BigUint64Array` for uint64); shared, not copied.
  * @throws {TensorError} when a dimension is not a non-negative integer or `data.length` differs from the
  *   product of `shape`.
  */
-export function tensor(data: TypedArray, shape?: readonly number[]): Tensor {
+export function tensor<D extends AnyTypedArray>(data: D, shape?: readonly number[]): Tensor<D> {
   const dtype = dtypeOf(data);
   const dims = shape === undefined ? Object.freeze([data.length]) : checkShape(shape);
   const size = shapeSize(dims);
@@ -84,13 +92,19 @@ export function fromNested(value: NestedArray | number): Tensor {
  * @throws {DTypeError} for an unsupported `data` type or a `dtype` field that disagrees with `data`.
  * @throws {TensorError} for an inconsistent shape.
  */
-export function toTensor(value: unknown, what: string): Tensor {
+export function toTensor(value: unknown, what: string): AnyTensor {
   if (typeof value === 'number' || Array.isArray(value)) {
     try {
       return fromNested(value as NestedArray | number);
     } catch (error) {
       throw new TensorError(`${what}: ${(error as Error).message}`);
     }
+  }
+  if (ArrayBuffer.isView(value)) {
+    const length = (value as { length?: number }).length;
+    throw new TensorError(
+      `Expected ${what} to be a tensor ({ data, shape, dtype }) or nested arrays, got a bare ${value.constructor.name}: wrap it with a shape, e.g. tensor(data, [${length ?? 'n'}])`,
+    );
   }
   if (typeof value !== 'object' || value === null || !('data' in value) || !('shape' in value)) {
     throw new TensorError(
@@ -105,7 +119,7 @@ export function toTensor(value: unknown, what: string): Tensor {
     );
   }
   const shape = checkShape(t.shape, `${what}.shape`);
-  const data = t.data as TypedArray;
+  const data = t.data as AnyTypedArray;
   const size = shapeSize(shape);
   if (data.length !== size) {
     throw new TensorError(

@@ -36,6 +36,8 @@ const KINDS: Readonly<Record<string, DType>> = {
   u2: 'uint16',
   i4: 'int32',
   u4: 'uint32',
+  i8: 'int64',
+  u8: 'uint64',
 };
 
 const DESCRS: Readonly<Record<DType, string>> = {
@@ -47,13 +49,15 @@ const DESCRS: Readonly<Record<DType, string>> = {
   uint16: '<u2',
   int32: '<i4',
   uint32: '<u4',
+  int64: '<i8',
+  uint64: '<u8',
 };
 
 /**
  * Parses a type string. `|` (not applicable) and `=` (native) mean this machine's byte order.
  *
  * @returns The parsed descr, or `undefined` when the string is not one of the supported types
- *   (`f8 f4 i1 u1 i2 u2 i4 u4 b1` with an optional `<`, `>`, `|` or `=` prefix).
+ *   (`f8 f4 i1 u1 i2 u2 i4 u4 i8 u8 b1` with an optional `<`, `>`, `|` or `=` prefix).
  */
 export function parseDescr(descr: string): NpyDescr | undefined {
   let order = '|';

@@ -7,10 +7,10 @@
  * - NumPy Enhancement Proposal 1 (NEP 1) and the `numpy.lib.format` module documentation.
  */
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import { NpyFormatError, OptionError } from '../../errors.js';
+import { FileError, NpyFormatError, OptionError } from '../../errors.js';
 import { DTYPE_CTORS } from '../../tensor/dtype.js';
 import { formatShape, rowCount, rowSize } from '../../tensor/shape.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import type { AnyTensor } from '../../tensor/tensor.js';
 import { NPY_PRELUDE_BYTES, type NpyHeader, npyHeaderLength, parseNpyHeader } from './header.js';
 import { swapBytes } from './range.js';
 
@@ -30,7 +30,8 @@ async function readAt(fh: FileHandle, dest: Uint8Array, position: number, file: 
  * Reads and checks the header of an open `.npy` file, reading only the header's bytes.
  *
  * @throws {NpyFormatError} for any malformed header (see {@link parseNpyHeader}) or a file whose length
- *   disagrees with the header's shape and dtype (truncated data or trailing bytes).
+ *   is too short for the header's shape and dtype (truncated data). Bytes after the data are ignored, as
+ *   `np.load` ignores them.
  */
 export async function readNpyHeaderFrom(fh: FileHandle, file: string): Promise<NpyHeader> {
   const { size: fileSize } = await fh.stat();
@@ -47,11 +48,11 @@ export async function readNpyHeaderFrom(fh: FileHandle, file: string): Promise<N
   await readAt(fh, bytes, 0, file);
   const header = parseNpyHeader(bytes, file);
   const present = fileSize - header.dataOffset;
-  if (present !== header.dataBytes) {
-    const what = present < header.dataBytes ? 'truncated data' : 'trailing bytes after the data';
+  // Bytes after the data are ignored, as np.load ignores them (it reads prod(shape) items and stops).
+  if (present < header.dataBytes) {
     throw new NpyFormatError(
       file,
-      `${what}: shape ${formatShape(header.shape)} of '${header.descr}' needs ${header.dataBytes} data bytes, the file has ${present}`,
+      `truncated data: shape ${formatShape(header.shape)} of '${header.descr}' needs ${header.dataBytes} data bytes, the file has ${present}`,
     );
   }
   return header;
@@ -62,21 +63,27 @@ export async function readNpyHeaderFrom(fh: FileHandle, file: string): Promise<N
  * `EISDIR`, and opening a FIFO would block until a writer appears (a hang no signal interrupts).
  *
  * @throws {NpyFormatError} when `path` is a directory, FIFO, socket or device.
+ * @throws {FileError} when it does not exist or cannot be opened (Node's `code` kept).
  */
 async function openRegular(path: string): Promise<FileHandle> {
-  const info = await stat(path);
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    throw new FileError(path, error);
+  });
   if (!info.isFile()) {
     const kind = info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a FIFO (named pipe)' : 'not a file';
     throw new NpyFormatError(path, `is ${kind}; expected a regular .npy file`);
   }
-  return open(path, 'r');
+  return open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+    throw new FileError(path, error);
+  });
 }
 
 /**
  * Reads and checks the header of the `.npy` file at `path` (only the header's bytes are read).
  *
  * @throws {NpyFormatError} for a malformed header or a file length that disagrees with it.
- * @throws {Error} (Node's `ENOENT`, `EACCES`, …) when the file cannot be opened.
+ * @throws {FileError} when the file cannot be opened: names it and the problem, `code` is Node's
+ *   (`ENOENT`, `EACCES`, …).
  */
 export async function readNpyHeader(path: string): Promise<NpyHeader> {
   const fh = await openRegular(path);
@@ -95,7 +102,7 @@ export async function readNpyHeader(path: string): Promise<NpyHeader> {
  * @throws {OptionError} when `start`/`end` are not integers with `0 ≤ start ≤ end ≤ rows`.
  * @throws {NpyFormatError} for a malformed file.
  */
-export async function readNpyRows(path: string, start: number, end: number): Promise<Tensor> {
+export async function readNpyRows(path: string, start: number, end: number): Promise<AnyTensor> {
   const fh = await openRegular(path);
   try {
     return await readRows(fh, await readNpyHeaderFrom(fh, path), start, end);
@@ -104,7 +111,7 @@ export async function readNpyRows(path: string, start: number, end: number): Pro
   }
 }
 
-async function readRows(fh: FileHandle, header: NpyHeader, start: number, end: number): Promise<Tensor> {
+async function readRows(fh: FileHandle, header: NpyHeader, start: number, end: number): Promise<AnyTensor> {
   const rows = rowCount(header.shape);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || start > end || end > rows) {
     throw new OptionError(
@@ -124,10 +131,11 @@ async function readRows(fh: FileHandle, header: NpyHeader, start: number, end: n
 /**
  * Reads a whole `.npy` file.
  *
- * @returns A tensor of the file's shape and dtype (`b1` as uint8), in this machine's byte order.
+ * @returns A tensor of the file's shape and dtype (`b1` as uint8; `i8`/`u8` as int64/uint64 with
+ *   `BigInt64Array`/`BigUint64Array` data), in this machine's byte order.
  * @throws {NpyFormatError} for a malformed file (see {@link readNpyHeader}).
  */
-export async function readNpy(path: string): Promise<Tensor> {
+export async function readNpy(path: string): Promise<AnyTensor> {
   const fh = await openRegular(path);
   try {
     const header = await readNpyHeaderFrom(fh, path);

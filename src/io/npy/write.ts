@@ -10,12 +10,14 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, type FileHandle, link, lstat, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { OutputExistsError } from '../../errors.js';
+import { dirname } from 'node:path';
+import { describe, fileProblem, OptionError, OutputExistsError } from '../../errors.js';
+import { assertKnownKeys } from '../../option-keys.js';
 import { type DType, itemSize } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import type { AnyTensor } from '../../tensor/tensor.js';
 import { encodeNpyHeader } from './header.js';
+import { removeStaleTemps, tempName } from './stale.js';
 
 /** Options of {@link createNpyFile} and {@link writeNpy}. */
 export interface NpyWriteOptions {
@@ -58,6 +60,8 @@ async function exists(path: string): Promise<boolean> {
 /**
  * Creates the temporary file for a `.npy` of `dtype` and `shape` beside `target`: writes the header and
  * extends the file to its final length, so that workers can write rows at their offsets in any order.
+ * First removes the temporary files of earlier writers of `target` whose process has died (a hard kill
+ * leaves them behind; see {@link removeStaleTemps}).
  *
  * @throws {OutputExistsError} when `target` exists and `overwrite` is not true, or exists and is not a
  *   regular file (a symlink, directory or device is never replaced).
@@ -70,7 +74,13 @@ export async function createNpyFile(
   shape: readonly number[],
   options: NpyWriteOptions = {},
 ): Promise<NpyFileWriter> {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError(`Expected \`options\` to be an object, got ${describe(options)}`);
+  }
+  assertKnownKeys(options, ['overwrite'], 'createNpyFile');
   const overwrite = options.overwrite === true;
+  // A writer killed hard (SIGKILL, OOM killer) left its temporary file behind: remove those of dead processes.
+  await removeStaleTemps(target);
   const existing = await lstat(target).catch(() => undefined);
   if (existing !== undefined && !existing.isFile()) {
     // Replacing a device, directory or symlink with a regular file would damage something else.
@@ -84,19 +94,20 @@ export async function createNpyFile(
   if (!overwrite && existing !== undefined) throw new OutputExistsError(target);
   const header = encodeNpyHeader(dtype, shape);
   const dataBytes = shapeSize(shape) * itemSize(dtype);
-  const tempPath = join(
-    dirname(target),
-    `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
-  );
+  const tempPath = tempName(target, process.pid, randomBytes(4).toString('hex'));
   let fh: FileHandle;
   try {
     fh = await open(tempPath, 'wx');
   } catch (error) {
     // Node's message would name the temporary file, which the caller never asked for.
     const e = error as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`Cannot create ${target}: ${e.code ?? e.message}`, { cause: error }), {
-      code: e.code,
-    });
+    const words = e.code === undefined ? '' : ` (${fileProblem(e)})`;
+    throw Object.assign(
+      new Error(`Cannot create ${target}: ${e.code ?? e.message}${words}`, { cause: error }),
+      {
+        code: e.code,
+      },
+    );
   }
   let state: 'open' | 'committed' | 'discarded' = 'open';
   const discard = async (): Promise<void> => {
@@ -177,7 +188,11 @@ async function syncDir(dir: string): Promise<void> {
  * @throws {OutputExistsError} when `path` exists and `overwrite` is not true.
  * @throws {Error} (Node's file system errors) when writing fails; no file is left at `path` then.
  */
-export async function writeNpy(path: string, tensor: Tensor, options: NpyWriteOptions = {}): Promise<void> {
+export async function writeNpy(
+  path: string,
+  tensor: AnyTensor,
+  options: NpyWriteOptions = {},
+): Promise<void> {
   const writer = await createNpyFile(path, tensor.dtype, tensor.shape, options);
   try {
     const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);

@@ -68,7 +68,7 @@ export interface FuseFilesClusterOptions extends Omit<MeanFusionOptions, 'out'> 
 }
 
 /** A progress event of {@link fuseFilesCluster}: after a shard reported progress or completed. */
-export interface FuseFilesClusterProgress extends FuseFilesProgress {
+export interface FuseFilesClusterProgress extends Omit<FuseFilesProgress, 'threads'> {
   /** Shards completed. */
   readonly shardsDone: number;
   /** Shards of the job. */
@@ -76,7 +76,8 @@ export interface FuseFilesClusterProgress extends FuseFilesProgress {
 }
 
 /** What {@link fuseFilesClusterAsync} resolves to once the output is in place. */
-export interface FuseFilesClusterSummary extends FuseFilesSummary {
+export interface FuseFilesClusterSummary
+  extends Omit<FuseFilesSummary, 'threads' | 'threadsRequested' | 'threadsLimitedBy'> {
   /** Shards the job ran as. */
   readonly shards: number;
 }

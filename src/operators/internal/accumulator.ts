@@ -18,7 +18,7 @@
  */
 import { DTypeError, describe, EmptyInputError, OptionError, ShapeMismatchError } from '../../errors.js';
 import { type NanPolicy, resolveOptions } from '../../fusion/options.js';
-import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
+import { productError, productErrorAny, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
 import {
   accumulateNative,
   addCompensatedNative,
@@ -28,9 +28,10 @@ import {
   nativeStream,
 } from '../../kernels/native-stream.js';
 import { meanElement, scaleExponentFor } from '../../kernels/scalar.js';
+import { rescaleFactors, scaleWeight, weightExponentForMax } from '../../kernels/weight-scale.js';
 import { DTYPE_CTORS, type DType, type FloatDType, type TypedArray } from '../../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../../tensor/shape.js';
-import { type Tensor, type TensorLike, toTensor } from '../../tensor/tensor.js';
+import { type AnyTensor, type Tensor, type TensorLike, toTensor } from '../../tensor/tensor.js';
 
 /** A stream item that carries a weight (e.g. a federated client's update weighted by its sample count). */
 export interface WeightedTensor {
@@ -102,7 +103,7 @@ export function resolveStreamOptions(
 
 /** A stream item after reading: a checked tensor and its weight (1 for unweighted streams). */
 export interface ReadItem {
-  readonly tensor: Tensor;
+  readonly tensor: AnyTensor;
   readonly weight: number;
   /** Position in the stream, from 0. */
   readonly position: number;
@@ -118,7 +119,7 @@ function isWeighted(item: unknown): item is WeightedTensor {
  */
 export class StreamReader {
   #position = 0;
-  #first: Tensor | undefined;
+  #first: AnyTensor | undefined;
   #weighted = false;
 
   /** True when the stream carries weights (decided by its first item). */
@@ -227,12 +228,15 @@ export class RunningAccumulator {
   /** Elements whose plain sum overflowed (or met an infinity or NaN), with their scaled state. */
   readonly #scaled = new Map<number, Scaled>();
   #exp = 1;
+  /** Weighted float32: the kernel's weight scale 2^σ (exact.ts float32Weights), from the largest |w| so far. */
+  #sigma = 0;
+  #wMax = 0;
 
   /**
    * @param first - The stream's first tensor (only its shape and dtype are read here).
    * @param weighted - Whether pushes carry weights (the weighted kernel path, as `meanFusion` with `weights`).
    */
-  constructor(first: Tensor, weighted: boolean, options: ResolvedStreamOptions) {
+  constructor(first: AnyTensor, weighted: boolean, options: ResolvedStreamOptions) {
     this.shape = first.shape;
     this.dtype = streamDType(first.dtype, options);
     this.#n = shapeSize(first.shape);
@@ -260,9 +264,11 @@ export class RunningAccumulator {
   /** Adds one tensor's data (same shape and dtype as the first; unchecked) with weight `w` (1 if unweighted). */
   push(x: TypedArray, w: number): void {
     const first = this.#k === 0;
+    const given = w;
+    if (this.#weighted && this.#f32) w = this.#kernelWeight(w);
     this.#k++;
     this.#absW += Math.abs(w);
-    this.#total += w;
+    this.#total += given;
     const exp = scaleExponentFor(this.#weighted ? this.#absW : this.#k);
     if (exp > this.#exp) {
       const f = 2 ** (this.#exp - exp);
@@ -311,6 +317,38 @@ export class RunningAccumulator {
     this.#spillFirst = first;
     accumulateNative(k, x, this.#s, this.#f32 ? this.#c : null, this.#n, first, this.#onSpill);
     return true;
+  }
+
+  /**
+   * A weighted float32 stream's weight as the kernel uses it (src/kernels/weight-scale.ts): scaled by 2^σ,
+   * σ from the largest |w| so far (0 while it stays in [2^-300, 2^300)); when σ changes, the state is
+   * rescaled by the same factors the kernel multiplies its running sums by, so the bits agree.
+   */
+  #kernelWeight(w: number): number {
+    this.#wMax = Math.max(this.#wMax, Math.abs(w));
+    const sigma = weightExponentForMax(this.#wMax);
+    if (sigma !== this.#sigma) {
+      if (this.#k > 0) this.#rescale(sigma - this.#sigma);
+      this.#sigma = sigma;
+    }
+    return scaleWeight(w, sigma);
+  }
+
+  /** Multiplies every sum of the state by 2^d, as the kernel's weight plan does (two factors, in order). */
+  #rescale(d: number): void {
+    const [a, b] = rescaleFactors(d);
+    const by = (v: number) => v * a * b;
+    for (const arr of [this.#s, this.#c, this.#wHiE, this.#wLoE]) {
+      for (let i = 0; i < arr.length; i++) arr[i] = by(arr[i]);
+    }
+    this.#wHi = by(this.#wHi);
+    this.#wLo = by(this.#wLo);
+    this.#absW = by(this.#absW);
+    // The overflow-safe exponent stays the largest seen, as the kernel's plan keeps it.
+    for (const st of this.#scaled.values()) {
+      st.s = by(st.s);
+      st.c = by(st.c);
+    }
   }
 
   /** Plain mean, float64 output: a sequential float64 sum (the SIMD kernel's float64 path). */
@@ -379,7 +417,7 @@ export class RunningAccumulator {
       let e = 0;
       if (weighted) {
         v = w * xi;
-        if (f32 && splittable(w, xi, v)) e = productError(w, xi, v);
+        if (f32) e = productErrorAny(w, xi, v); // as the kernel (scalar.ts)
       }
       const old = s[i];
       const oc = f32 ? c[i] : 0;
@@ -426,7 +464,7 @@ export class RunningAccumulator {
     let e = 0;
     if (this.#weighted) {
       v = w * xs;
-      if (this.#f32 && splittable(w, xs, v)) e = productError(w, xs, v);
+      if (this.#f32) e = productErrorAny(w, xs, v);
     }
     if (!was) {
       st.s = v;
@@ -548,7 +586,7 @@ export class WindowAccumulator {
   /** The native stream kernel for a plain window of this dtype (null: the JavaScript loop runs). */
   #native: ReturnType<typeof nativeStream> | undefined;
 
-  constructor(size: number, first: Tensor, weighted: boolean, options: ResolvedStreamOptions) {
+  constructor(size: number, first: AnyTensor, weighted: boolean, options: ResolvedStreamOptions) {
     this.#size = size;
     this.shape = first.shape;
     this.dtype = streamDType(first.dtype, options);
@@ -575,7 +613,7 @@ export class WindowAccumulator {
     const full = this.#length === size;
     let slot = this.#ring[this.#head];
     if (slot === undefined) {
-      slot = new this.#dataCtor(n);
+      slot = new this.#dataCtor(n) as TypedArray; // never int64: those streams use int64-stream.ts
       this.#ring.push(slot);
     }
     const oldW = this.#ringW[this.#head];

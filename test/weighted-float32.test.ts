@@ -1,0 +1,124 @@
+// Issue 14, fault 3: a weighted float32 result is the float32 nearest the exact mean for weights anywhere in
+// float64's range (same-sign data), checked against the exact BigInt reference. Weights of 1e300, 1e-305
+// or 1e-300/2e-300 used to leave 1 element in 25 (88, 55, 1 of 2000) one ulp away.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { meanFusion } from '../src/fusion/mean-fusion.js';
+import { tensor } from '../src/tensor/tensor.js';
+import { exactMeanRounded } from './reference/exact-mean.js';
+
+/** Deterministic float32 data in [0, 100). */
+function data(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return new Float32Array(n).map(() => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return Math.fround((s / 2 ** 32) * 100);
+  });
+}
+
+/** Elements of `meanFusion(xs, { weights })` that differ from the exactly rounded mean. */
+function misses(xs: Float32Array[], weights: number[], dtype?: 'float32'): number[] {
+  const m = meanFusion(
+    xs.map((x) => tensor(x)),
+    { weights, dtype },
+  );
+  const bad: number[] = [];
+  for (let i = 0; i < m.data.length; i++) {
+    const want = exactMeanRounded(
+      xs.map((x) => x[i]),
+      weights,
+      false,
+      'float32',
+    );
+    if (!Object.is(m.data[i], want)) bad.push(i);
+  }
+  return bad;
+}
+
+/** A weight m · 2^e with m in [1, 2) and e anywhere in float64's exponent range (subnormals included). */
+const weightArb = fc
+  .tuple(fc.double({ min: 1, max: 2, maxExcluded: true, noNaN: true }), fc.integer({ min: -1074, max: 1023 }))
+  .map(([m, e]) => m * 2 ** e)
+  .filter((w) => w > 0 && Number.isFinite(w));
+
+describe('weighted float32: the nearest float32 for weights across float64’s range', () => {
+  it('the trial’s cases: 2000 elements each, none off', () => {
+    const a = data(2000, 1);
+    const b = data(2000, 2);
+    for (const w of [
+      [1e300, 1e300],
+      [1e-305, 1e-305],
+      [1e-300, 2e-300],
+      [0.1, 3],
+      [0.3, 0.7],
+      [1e308, 1e-308],
+      [5e-324, 1e-323],
+      [1e-320, 3e-321],
+    ]) {
+      expect(misses([a, b], w), `weights ${w}`).toEqual([]);
+    }
+  });
+
+  it('exact float32 ties (equal odd integers above 2^24) go to even, whatever the weights', () => {
+    const x = new Int32Array([23277583, 16790199, 2 ** 24 + 1, 2 ** 31 - 1]);
+    for (const weights of [
+      [0.1, 0.7],
+      [7.450580596923828e-9, 1.2085473867181947e18],
+      [1e-300, 3],
+      [1, 1],
+    ]) {
+      const m = meanFusion([tensor(x), tensor(x)], { weights, dtype: 'float32' });
+      expect(Array.from(m.data)).toEqual(
+        Array.from(x, (v) => exactMeanRounded([v, v], weights, false, 'float32')),
+      );
+    }
+  });
+
+  it('property: k float32 inputs of one sign, weights m·2^e with e from −1074 to 1023', () => {
+    const xArb = fc.float({ min: 0, noNaN: true, noDefaultInfinity: true }).map(Math.fround);
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 6 })
+          .chain((k) =>
+            fc.tuple(
+              fc.array(fc.array(xArb, { minLength: 8, maxLength: 8 }), { minLength: k, maxLength: k }),
+              fc.array(weightArb, { minLength: k, maxLength: k }),
+              fc.boolean(),
+            ),
+          ),
+        ([values, weights, negative]) => {
+          if (!Number.isFinite(weights.reduce((s, w) => s + w, 0))) return;
+          const xs = values.map((v) => Float32Array.from(v, (x) => (negative ? -x : x)));
+          expect(misses(xs, weights)).toEqual([]);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('property: float64 and integer inputs with a float32 output, weights across the range', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fc.double({ min: 0, max: 1e30, noNaN: true }), fc.integer({ min: 0, max: 2 ** 31 - 1 })),
+          {
+            minLength: 8,
+            maxLength: 8,
+          },
+        ),
+        fc.array(weightArb, { minLength: 2, maxLength: 2 }),
+        (pairs, weights) => {
+          if (!Number.isFinite(weights[0] + weights[1])) return;
+          const f = Float64Array.from(pairs, (p) => p[0]);
+          const i = Int32Array.from(pairs, (p) => p[1]);
+          const m = meanFusion([tensor(f), tensor(i)], { weights, dtype: 'float32' });
+          pairs.forEach((p, j) => {
+            expect(m.data[j]).toBe(exactMeanRounded(p, weights, false, 'float32'));
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
