@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { kernelInfo, meanRangeNative, nativeKernel } from '../src/kernels/native.js';
+import { kernelInfo, meanRangeNative, NATIVE_DTYPE_CODES, nativeKernel } from '../src/kernels/native.js';
 import type { MeanKernelParams } from '../src/kernels/params.js';
 import { meanRangeScalar } from '../src/kernels/scalar.js';
 import { meanRangeSimd } from '../src/kernels/simd.js';
@@ -56,7 +56,8 @@ describe('native kernel: loading', () => {
 });
 
 describe('native kernel: bitwise equal to the WebAssembly and scalar kernels', () => {
-  const dtypes = Object.keys(DTYPE_CTORS) as DType[];
+  // The dtypes the native kernel reads (int64/uint64 have their own exact kernel, src/kernels/int64.ts).
+  const dtypes = (Object.keys(DTYPE_CTORS) as DType[]).filter((d) => NATIVE_DTYPE_CODES[d] !== undefined);
 
   it('every input dtype and mix, lengths around block edges, offsets, special values', () => {
     fc.assert(

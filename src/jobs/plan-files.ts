@@ -217,7 +217,8 @@ function splitRanges(
   const aligned = start % width === 0 && end % width === 0;
   const rows = aligned ? (end - start) / width : rowCount(plan.shape);
   const fromRows = (c: RowRange) => ({ start: start + c.start * width, end: start + c.end * width });
-  if (chunkRows !== undefined && aligned) return planChunks(rows, rowBytes, { chunkRows, threads }).map(fromRows);
+  if (chunkRows !== undefined && aligned)
+    return planChunks(rows, rowBytes, { chunkRows, threads }).map(fromRows);
   if (aligned && rowBytes <= perTask) {
     return planChunks(rows, rowBytes, { chunkBytes: perTask, threads }).map(fromRows);
   }
