@@ -7,7 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import { readExactly, swapBytes, writeExactly } from '../src/io/npy/range.js';
 import type { FuseFilesResult, FuseFilesTask } from '../src/jobs/protocol.js';
 import { meanRange } from '../src/kernels/mean-range.js';
-import { DTYPE_CTORS, type FloatArray, type TypedArray } from '../src/tensor/dtype.js';
+import { DTYPE_CTORS, type FloatDataArray, type TypedArray } from '../src/tensor/dtype.js';
 
 /**
  * Input bytes (all k inputs together) read per step within a chunk: small enough that the step's inputs
@@ -51,7 +51,7 @@ export default function fuseFilesChunk(task: FuseFilesTask): FuseFilesResult {
   const step = Math.min(n, Math.max(MIN_STEP, Math.floor(STEP_BYTES / perElement)));
   const outBytes = align8(n * OutCtor.BYTES_PER_ELEMENT);
   const buffer = scratchOf(outBytes + ctors.reduce((s, C) => s + align8(step * C.BYTES_PER_ELEMENT), 0));
-  const out = new OutCtor(buffer, 0, n) as FloatArray;
+  const out = new OutCtor(buffer, 0, n) as FloatDataArray;
   // Views on the step buffers: each starts at a multiple of 8 bytes, so every typed array is aligned.
   let at = outBytes;
   const views: TypedArray[] = ctors.map((C) => {

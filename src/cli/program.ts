@@ -8,7 +8,7 @@ export interface CliConfig {
   readonly output: string;
   readonly weights?: number[];
   readonly nan?: 'propagate' | 'omit';
-  readonly dtype?: 'float32' | 'float64';
+  readonly dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16';
   readonly stacked: boolean;
   readonly threads?: number;
   readonly chunkRows?: number;
@@ -76,8 +76,8 @@ export function createProgram(
     .addOption(
       new Option(
         '--dtype <dtype>',
-        'output dtype (default: float32 if all inputs are, else float64)',
-      ).choices(['float32', 'float64']),
+        "output dtype (default: the inputs' if all are float32, all float16 or all bfloat16; float32 if float16 and bfloat16 mix; else float64)",
+      ).choices(['float32', 'float64', 'float16', 'bfloat16']),
     )
     .option('--stacked', 'one input whose first axis enumerates the k arrays')
     .option('-t, --threads <n>', 'worker threads (default: available cores)', positiveInteger)

@@ -7,6 +7,7 @@ import { EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
 import type { FusionPool } from '../pool/FusionPool.js';
 import { allocate } from '../tensor/alloc.js';
 import { DTYPE_CTORS } from '../tensor/dtype.js';
+import { halfToFloat32, isHalfDType } from '../tensor/half.js';
 import { formatShape, sameShape, shapeSize } from '../tensor/shape.js';
 import { type Tensor, type TensorLike, toTensor } from '../tensor/tensor.js';
 import { meanFusion } from './mean-fusion.js';
@@ -131,7 +132,12 @@ export class MeanFusion {
     const dtype = tensors.every((t) => t.dtype === tensors[0].dtype) ? tensors[0].dtype : 'float64';
     const stacked = allocate(dtype, [tensors.length, ...shape]);
     const size = shapeSize(shape);
-    for (const [i, t] of tensors.entries()) stacked.data.set(t.data, i * size);
+    for (const [i, t] of tensors.entries()) {
+      // Half-precision bits stacked with other dtypes are decoded (exactly) to their values first.
+      const values =
+        isHalfDType(t.dtype) && t.dtype !== dtype ? halfToFloat32(t.data as Uint16Array, t.dtype) : t.data;
+      stacked.data.set(values, i * size);
+    }
     let y: Tensor = stacked;
     for (const f of this.preprocessFunctions) y = toTensor(f(y), 'the result of a preprocess function');
     if (y.shape.length === 0)

@@ -17,7 +17,7 @@ import { resultDType } from '../fusion/validate.js';
 import type { NpyHeader } from '../io/npy/header.js';
 import { readNpyHeader } from '../io/npy/read.js';
 import { createNpyFile, type NpyFileWriter } from '../io/npy/write.js';
-import type { MeanKernelParams } from '../kernels/params.js';
+import { halfDTypes, type MeanKernelParams } from '../kernels/params.js';
 import { ChunkError } from '../pool/errors.js';
 import { FusionPool } from '../pool/FusionPool.js';
 import { linkSignal } from '../pool/linked-signal.js';
@@ -167,12 +167,13 @@ async function planFiles(inputs: unknown, options: FuseFilesOptions): Promise<Fi
     slices = headers.map((h) => ({ path: h.file, offset: h.dataOffset, dtype: h.dtype, swap: h.swap }));
   }
   const resolved = resolveOptions(options, slices.length);
-  return {
-    slices,
-    shape,
-    dtype: resolved.dtype ?? resultDType(slices),
-    params: { weights: resolved.weights, nanOmit: resolved.nanOmit },
-  };
+  const dtype = resolved.dtype ?? resultDType(slices);
+  const half = halfDTypes(
+    slices.map((x) => x.dtype),
+    dtype,
+  );
+  const params: MeanKernelParams = { weights: resolved.weights, nanOmit: resolved.nanOmit };
+  return { slices, shape, dtype, params: half === undefined ? params : { ...params, half } };
 }
 
 /** Element ranges `[start, end)` of one tensor, each a task. */

@@ -4,6 +4,7 @@
  * `meanFusion`, the pool's workers and the streaming operators alike, so all give identical bits.
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
+import { meanRangeHalf } from './half-range.js';
 import type { MeanKernelParams } from './params.js';
 import { meanRangeScalar } from './scalar.js';
 import { meanRangeSimd } from './simd.js';
@@ -18,17 +19,20 @@ export const SIMD_MAX_INPUTS = 2 ** 28;
  *
  * @param inputs - k ≥ 1 typed arrays, each at least `end` long (flat, row-major).
  * @param out - Float32Array or Float64Array; its type selects the output dtype and the accumulation
- *   (compensated for float32, so the result is the float32 nearest the exact mean).
+ *   (compensated for float32, so the result is the float32 nearest the exact mean). A Uint16Array when
+ *   `params.half.out` says the output is float16/bfloat16.
  * @param start - First element index (inclusive).
  * @param end - Last element index (exclusive).
  */
 export function meanRange(
   inputs: readonly TypedArray[],
-  out: FloatArray,
+  out: FloatArray | Uint16Array,
   start: number,
   end: number,
   params: MeanKernelParams,
 ): void {
+  // float16/bfloat16 inputs or output: decoded to float32 blocks, run below, rounded exactly (half-range.ts).
+  if (params.half !== undefined) return meanRangeHalf(inputs, out, start, end, params, meanRange);
   // Tiny ranges (e.g. one element of a huge stack) skip the SIMD staging; both paths give identical bits.
   const simd =
     params.weights === null &&
@@ -36,7 +40,7 @@ export function meanRange(
     end - start >= SIMD_MIN_ELEMENTS &&
     inputs.length < SIMD_MAX_INPUTS;
   // meanRangeSimd declines (writing nothing) when all of the heap's scratch regions are in use.
-  if (!(simd && meanRangeSimd(inputs, out, start, end, params))) {
-    meanRangeScalar(inputs, out, start, end, params);
+  if (!(simd && meanRangeSimd(inputs, out as FloatArray, start, end, params))) {
+    meanRangeScalar(inputs, out as FloatArray, start, end, params);
   }
 }

@@ -10,12 +10,12 @@ import { Observable, Subscription } from 'rxjs';
 import { describe, OptionError } from '../errors.js';
 import { runPlan } from '../fusion/mean-fusion.js';
 import type { MeanFusionOptions } from '../fusion/options.js';
-import { type FusionPlan, planFusion } from '../fusion/validate.js';
+import { type FusionPlan, kernelParams, planFusion } from '../fusion/validate.js';
 import { HEAP_WORKER_DATA_KEY, threadHeap } from '../kernels/heap/memory.js';
 import { releaseClaimsOf } from '../kernels/heap/scratch.js';
 import type { MeanKernelParams } from '../kernels/params.js';
 import { allocate, isShared, toShared } from '../tensor/alloc.js';
-import { type FloatArray, itemSize, type TypedArray } from '../tensor/dtype.js';
+import { type FloatDataArray, itemSize, type TypedArray } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { ChunkError, PoolClosedError } from './errors.js';
@@ -270,7 +270,7 @@ export class FusionPool {
       threads: this.#threads,
     });
     signal?.throwIfAborted();
-    const params: MeanKernelParams = { weights: plan.options.weights, nanOmit: plan.options.nanOmit };
+    const params: MeanKernelParams = kernelParams(plan);
     const small = elements * bytesPerElement < this.#inlineBytes || elements === 0;
     if (small || (!this.#copyPlain && !plan.inputs.every(isShared))) return runPlan(plan);
     return this.#fusePooled(plan, params, chunks, signal);
@@ -408,7 +408,7 @@ export class FusionPool {
       callerOut !== undefined && isShared(callerOut)
         ? callerOut
         : allocate(plan.dtype, plan.shape, { shared: true });
-    const out = target.data as FloatArray;
+    const out = target.data as FloatDataArray;
     const filename = this.#filename;
     return new Promise<Tensor>((resolve, reject) => {
       const subscription = new Subscription();

@@ -2,14 +2,34 @@
  * The dtype table: names (numpy's), typed-array constructors and sizes.
  *
  * `uint8clamped` data (a `Uint8ClampedArray`) is accepted and reported as `uint8`, as numpy has no clamped type.
+ * `float16` (IEEE binary16) and `bfloat16` are stored as bit patterns in a `Uint16Array` (Node 20 has no
+ * `Float16Array`), so a `Uint16Array` reads as `uint16` unless a tensor names its dtype (see `half.ts`).
  */
 import { DTypeError, describe } from '../errors.js';
 
 /** Element types a tensor may hold, named as in numpy. */
-export type DType = 'float64' | 'float32' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32';
+export type DType =
+  | 'float64'
+  | 'float32'
+  | 'float16'
+  | 'bfloat16'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32';
 
 /** Output element types of a fusion. */
-export type FloatDType = 'float64' | 'float32';
+export type FloatDType = 'float64' | 'float32' | 'float16' | 'bfloat16';
+
+/** The float dtypes, widest first. */
+export const FLOAT_DTYPES: readonly FloatDType[] = ['float64', 'float32', 'float16', 'bfloat16'];
+
+/** True for a float dtype name. */
+export function isFloatDType(value: unknown): value is FloatDType {
+  return value === 'float64' || value === 'float32' || value === 'float16' || value === 'bfloat16';
+}
 
 /** Any typed array this package reads. */
 export type TypedArray =
@@ -23,8 +43,11 @@ export type TypedArray =
   | Int32Array
   | Uint32Array;
 
-/** Typed array of a float dtype. */
+/** Typed array of a float32 or float64 dtype. */
 export type FloatArray = Float64Array | Float32Array;
+
+/** Typed array of any float dtype (float16 and bfloat16 as `Uint16Array` bit patterns). */
+export type FloatDataArray = FloatArray | Uint16Array;
 
 type Ctor = {
   new (length: number): TypedArray;
@@ -42,6 +65,8 @@ export const DTYPE_CTORS: Readonly<Record<DType, Ctor>> = {
   uint16: Uint16Array,
   int32: Int32Array,
   uint32: Uint32Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
 };
 
 /** All dtype names, in the table's order. */

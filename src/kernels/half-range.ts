@@ -1,0 +1,177 @@
+/**
+ * The float16/bfloat16 adapter of the mean kernel: half-precision inputs are decoded block by block into
+ * float32 (exact), the float32 kernel runs on the block, and a half-precision output is rounded from the
+ * kernel's correctly rounded float32 with every rounding midpoint resolved exactly.
+ *
+ * Why the last step is exact: a half midpoint M (the value halfway between two neighbouring half values) is a
+ * float32, and rounding to nearest is monotonic, so the float32 r nearest the exact mean q lies on the same
+ * side of M as q unless r = M. Rounding r to half is therefore a single correct rounding except when r is a
+ * midpoint; there the sign of q − M decides, computed from the element's inputs: in float64 when every
+ * addition and product was exact (the common case: half values have few bits), otherwise with BigInt.
+ *
+ * ## References
+ * - IEEE Std 754-2019 §4.3.1 (roundTiesToEven); S. Boldo, G. Melquiond, "When double rounding is odd", 2005
+ *   (why rounding a rounded value again is not a correct rounding in general).
+ */
+import type { FloatArray, TypedArray } from '../tensor/dtype.js';
+import { decodeHalf, decodeHalfInto, encodeHalf, type HalfDType, halfOverflow } from '../tensor/half.js';
+import { productError, SPLIT_LIMIT } from './exact.js';
+import type { HalfKernelDTypes, MeanKernelParams } from './params.js';
+
+/** Elements per block: k float32 blocks of 16 KiB stay in cache next to the kernel's own staging. */
+const BLOCK = 4096;
+
+/** Reused scratch (one float32 block per input, plus the float32 result block), grown on demand. */
+let scratch = new Float32Array(0);
+
+type Kernel = (
+  inputs: readonly TypedArray[],
+  out: FloatArray,
+  start: number,
+  end: number,
+  params: MeanKernelParams,
+) => void;
+
+/**
+ * Writes the mean of elements `[start, end)` of `inputs` into `out`, where `params.half` names the inputs
+ * and the output that are float16/bfloat16 (`Uint16Array` bit patterns). The result is bitwise that of
+ * `kernel` on the inputs decoded to float32 for a float32/float64 output, and the half value nearest the
+ * exact mean (ties to even) for a half output, whenever `kernel`'s float32 result is correctly rounded.
+ */
+export function meanRangeHalf(
+  inputs: readonly TypedArray[],
+  out: FloatArray | Uint16Array,
+  start: number,
+  end: number,
+  params: MeanKernelParams,
+  kernel: Kernel,
+): void {
+  const half = params.half as HalfKernelDTypes;
+  const plain: MeanKernelParams = { weights: params.weights, nanOmit: params.nanOmit };
+  const k = inputs.length;
+  const halfOut = half.out;
+  const need = (k + 1) * BLOCK;
+  if (scratch.length < need) scratch = new Float32Array(need);
+  const f32out = scratch.subarray(k * BLOCK, (k + 1) * BLOCK);
+  for (let b = start; b < end; b += BLOCK) {
+    const m = Math.min(BLOCK, end - b);
+    const views = inputs.map((x, j) => {
+      const dt = half.inputs[j];
+      if (dt === null) return x.subarray(b, b + m);
+      return decodeHalfInto(x as Uint16Array, dt, b, m, scratch.subarray(j * BLOCK, j * BLOCK + m));
+    });
+    if (halfOut === null) {
+      kernel(views, (out as FloatArray).subarray(b, b + m), 0, m, plain);
+      continue;
+    }
+    const r = f32out.subarray(0, m);
+    kernel(views, r, 0, m, plain);
+    const o = out as Uint16Array;
+    for (let i = 0; i < m; i++) o[b + i] = roundToHalf(r[i], halfOut, views, i, plain);
+  }
+}
+
+/** The half nearest the exact mean of element `i`, given its correctly rounded float32 `r`. */
+function roundToHalf(
+  r: number,
+  dtype: HalfDType,
+  views: readonly TypedArray[],
+  i: number,
+  params: MeanKernelParams,
+): number {
+  const h = encodeHalf(r, dtype);
+  if (!Number.isFinite(r)) return h;
+  const v = decodeHalf(h, dtype);
+  if (v === r) return h;
+  // r lies strictly between v and its neighbour g on r's side; is it their midpoint?
+  const away = Math.abs(r) > Math.abs(v);
+  const g = away ? h + 1 : h - 1; // same sign: bit patterns grow with magnitude
+  const gv = decodeHalf(g, dtype);
+  const mid = Number.isFinite(v) && Number.isFinite(gv) ? (v + gv) / 2 : Math.sign(r) * halfOverflow(dtype);
+  if (r !== mid) return h;
+  const side = compareMean(views, i, params, mid);
+  if (side === 0) return (h & 1) === 0 ? h : g;
+  // side > 0: the exact mean is above mid, so take the larger of v and gv.
+  return side > 0 === v > gv ? h : g;
+}
+
+/**
+ * The sign of q − mid, where q = Σ wⱼxⱼ / Σ wⱼ is the exact mean of element `i` (NaNs skipped when
+ * `nanOmit`; the caller has a finite float32 result, so the finite inputs that count are all there is).
+ */
+export function compareMean(
+  views: readonly ArrayLike<number>[],
+  i: number,
+  params: MeanKernelParams,
+  mid: number,
+): number {
+  const { weights, nanOmit } = params;
+  let s = 0;
+  let w = 0;
+  let exact = true;
+  for (let j = 0; j < views.length; j++) {
+    const x = views[j][i];
+    if (nanOmit && Number.isNaN(x)) continue;
+    const wj = weights === null ? 1 : weights[j];
+    let v = x;
+    if (weights !== null) {
+      v = wj * x;
+      if (v !== 0 && (Math.abs(v) < 2 ** -969 || Math.abs(x) >= SPLIT_LIMIT || Math.abs(wj) >= SPLIT_LIMIT)) {
+        exact = false;
+      } else if (v !== 0 && productError(wj, x, v) !== 0) exact = false;
+    }
+    const t = s + v;
+    const z = t - s;
+    if (s - (t - z) + (v - z) !== 0 || !Number.isFinite(t)) exact = false;
+    s = t;
+    const u = w + wj;
+    const y = u - w;
+    if (w - (u - y) + (wj - y) !== 0) exact = false;
+    w = u;
+  }
+  if (exact) {
+    const p = mid * w;
+    if (Number.isFinite(p) && Math.abs(p) >= 2 ** -969) {
+      // s and p are within a factor of 2 of each other here (q rounds to mid in float32), so s − p is
+      // exact (Sterbenz) and the sign of (s − p) − e, e the product's exact error, is that of s − mid·w.
+      const d = s - p - productError(mid, w, p);
+      return Math.sign(d) * Math.sign(w);
+    }
+  }
+  return compareMeanBig(views, i, params, mid);
+}
+
+/** {@link compareMean} in exact integer arithmetic (every finite double is an integer times 2^-1074). */
+function compareMeanBig(
+  views: readonly ArrayLike<number>[],
+  i: number,
+  params: MeanKernelParams,
+  mid: number,
+): number {
+  let num = 0n;
+  let den = 0n;
+  for (let j = 0; j < views.length; j++) {
+    const x = views[j][i];
+    if (params.nanOmit && Number.isNaN(x)) continue;
+    const w = params.weights === null ? 1 : params.weights[j];
+    num += scaled(w) * scaled(x);
+    den += scaled(w);
+  }
+  const d = num - scaled(mid) * den;
+  const sd = d > 0n ? 1 : d < 0n ? -1 : 0;
+  return den < 0n ? -sd : sd;
+}
+
+const dv = new DataView(new ArrayBuffer(8));
+
+/** The finite double x as the integer x · 2^1074. */
+function scaled(x: number): bigint {
+  if (x === 0) return 0n;
+  dv.setFloat64(0, x);
+  const bits = dv.getBigUint64(0);
+  const exp = Number((bits >> 52n) & 0x7ffn);
+  const frac = bits & 0xfffffffffffffn;
+  const mant = exp === 0 ? frac : frac | 0x10000000000000n;
+  const v = mant << BigInt(Math.max(exp, 1) - 1);
+  return bits >> 63n ? -v : v;
+}
