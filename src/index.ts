@@ -59,5 +59,14 @@ export {
   toShared,
 } from './tensor/alloc.js';
 export { DTYPES, type DType, type FloatDType, type TypedArray } from './tensor/dtype.js';
+export {
+  decodeBFloat16,
+  decodeFloat16,
+  encodeBFloat16,
+  encodeFloat16,
+  type HalfDType,
+  halfToFloat32,
+  toHalfBits,
+} from './tensor/half.js';
 export { formatShape, shapeSize } from './tensor/shape.js';
 export { fromNested, type NestedArray, type Tensor, type TensorLike, tensor } from './tensor/tensor.js';
