@@ -71,6 +71,31 @@ export class NpyFormatError extends MeanFusionError {
   }
 }
 
+/**
+ * Thrown when a file is not a valid safetensors file (or sharded index) this package can read: a header
+ * length that is absurd or past the end of the file, a header that is not UTF-8 JSON starting with `{`,
+ * a tensor entry with a wrong `dtype`, `shape` or `data_offsets`, offsets with holes or overlaps, a data
+ * area that disagrees with the file length, duplicate names, bad `__metadata__`. The message names the file
+ * and, when one is at fault, the tensor.
+ */
+export class SafetensorsFormatError extends MeanFusionError {
+  /** The file at fault. */
+  readonly file: string;
+  /** The tensor at fault, when the problem is one tensor's. */
+  readonly tensor: string | undefined;
+
+  constructor(file: string, problem: string, tensor?: string, options?: ErrorOptions) {
+    super(
+      `${file}: ${tensor === undefined ? '' : `tensor ${JSON.stringify(tensor)}: `}${problem}`,
+      'ERR_SAFETENSORS_FORMAT',
+      options,
+    );
+    this.name = 'SafetensorsFormatError';
+    this.file = file;
+    this.tensor = tensor;
+  }
+}
+
 /** Thrown when an output file already exists and overwriting was not asked for; names the file. */
 export class OutputExistsError extends MeanFusionError {
   /** The existing file, left untouched. */

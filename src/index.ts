@@ -7,6 +7,7 @@ export {
   NpyFormatError,
   OptionError,
   OutputExistsError,
+  SafetensorsFormatError,
   ShapeMismatchError,
   TensorError,
 } from './errors.js';
@@ -21,6 +22,16 @@ export type { MeanFusionOptions, NanPolicy } from './fusion/options.js';
 export { encodeNpyHeader, type NpyHeader, parseNpyHeader } from './io/npy/header.js';
 export { readNpy, readNpyHeader, readNpyRows } from './io/npy/read.js';
 export { createNpyFile, type NpyFileWriter, type NpyWriteOptions, writeNpy } from './io/npy/write.js';
+export type { SafetensorsDType } from './io/safetensors/dtypes.js';
+export type { SafetensorsEntry, SafetensorsHeader } from './io/safetensors/header.js';
+export {
+  parseSafetensors,
+  readSafetensors,
+  readSafetensorsHeader,
+  type SafetensorsTensor,
+  safetensorsToTensor,
+} from './io/safetensors/read.js';
+export { type SafetensorsWriteOptions, writeSafetensors } from './io/safetensors/write.js';
 export {
   DEFAULT_MEMORY_LIMIT,
   type FuseFilesOptions,
