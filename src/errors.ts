@@ -96,6 +96,39 @@ export class SafetensorsFormatError extends MeanFusionError {
   }
 }
 
+/**
+ * Thrown when the checkpoints of a checkpoint average disagree: a tensor missing from an input or extra in
+ * one, integer or bool tensors that differ, or dtypes that cannot be averaged together. The message names
+ * the tensor and the files.
+ */
+export class CheckpointMismatchError extends MeanFusionError {
+  /** The tensor at fault. */
+  readonly tensor: string;
+
+  constructor(tensor: string, problem: string) {
+    super(`tensor ${JSON.stringify(tensor)}: ${problem}`, 'ERR_CHECKPOINT_MISMATCH');
+    this.name = 'CheckpointMismatchError';
+    this.tensor = tensor;
+  }
+}
+
+/**
+ * Thrown when a task of a file job fails in a worker thread; names the tensors (or ranges) it covered,
+ * with the worker's error as `cause` (whose message names the file, e.g. for truncated data).
+ */
+export class TaskError extends MeanFusionError {
+  /** What the task covered, e.g. tensor names. */
+  readonly items: readonly string[];
+
+  constructor(items: readonly string[], cause: unknown) {
+    const shown =
+      items.length > 3 ? `${items.slice(0, 3).join(', ')} and ${items.length - 3} more` : items.join(', ');
+    super(`task for ${shown} failed: ${(cause as Error)?.message ?? String(cause)}`, 'ERR_TASK', { cause });
+    this.name = 'TaskError';
+    this.items = items;
+  }
+}
+
 /** Thrown when an output file already exists and overwriting was not asked for; names the file. */
 export class OutputExistsError extends MeanFusionError {
   /** The existing file, left untouched. */

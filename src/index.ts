@@ -1,6 +1,7 @@
 /** Public API of mean-fusion, re-exported by name. */
 
 export {
+  CheckpointMismatchError,
   DTypeError,
   EmptyInputError,
   MeanFusionError,
@@ -9,6 +10,7 @@ export {
   OutputExistsError,
   SafetensorsFormatError,
   ShapeMismatchError,
+  TaskError,
   TensorError,
 } from './errors.js';
 export {
@@ -31,7 +33,15 @@ export {
   type SafetensorsTensor,
   safetensorsToTensor,
 } from './io/safetensors/read.js';
+export { type Checkpoint, openCheckpoint, readSafetensorsIndex } from './io/safetensors/sharded.js';
 export { type SafetensorsWriteOptions, writeSafetensors } from './io/safetensors/write.js';
+export {
+  type FuseCheckpointsOptions,
+  type FuseCheckpointsProgress,
+  type FuseCheckpointsSummary,
+  fuseCheckpoints,
+  fuseCheckpointsAsync,
+} from './jobs/fuseCheckpoints.js';
 export {
   DEFAULT_MEMORY_LIMIT,
   type FuseFilesOptions,
