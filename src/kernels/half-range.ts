@@ -14,7 +14,7 @@
  *   (why rounding a rounded value again is not a correct rounding in general).
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
-import { decodeHalf, decodeHalfInto, encodeHalf, type HalfDType, halfOverflow } from '../tensor/half.js';
+import { decodeHalfInto, type HalfDType } from '../tensor/half.js';
 import { productError, SPLIT_LIMIT } from './exact.js';
 import type { HalfKernelDTypes, MeanKernelParams } from './params.js';
 
@@ -71,7 +71,14 @@ export function meanRangeHalf(
   }
 }
 
-/** The half nearest the exact mean of element `i`, given its correctly rounded float32 `r`. */
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * The half nearest the exact mean of element `i`, given its correctly rounded float32 `r`: the bits of r
+ * cut to the half format (toward zero) and the cut-off bits compared with half an ulp, all in integers;
+ * only an exact tie (r is a midpoint) asks the inputs which side the exact mean lies on.
+ */
 function roundToHalf(
   r: number,
   dtype: HalfDType,
@@ -79,20 +86,47 @@ function roundToHalf(
   i: number,
   params: MeanKernelParams,
 ): number {
-  const h = encodeHalf(r, dtype);
-  if (!Number.isFinite(r)) return h;
-  const v = decodeHalf(h, dtype);
-  if (v === r) return h;
-  // r lies strictly between v and its neighbour g on r's side; is it their midpoint?
-  const away = Math.abs(r) > Math.abs(v);
-  const g = away ? h + 1 : h - 1; // same sign: bit patterns grow with magnitude
-  const gv = decodeHalf(g, dtype);
-  const mid = Number.isFinite(v) && Number.isFinite(gv) ? (v + gv) / 2 : Math.sign(r) * halfOverflow(dtype);
-  if (r !== mid) return h;
-  const side = compareMean(views, i, params, mid);
-  if (side === 0) return (h & 1) === 0 ? h : g;
-  // side > 0: the exact mean is above mid, so take the larger of v and gv.
-  return side > 0 === v > gv ? h : g;
+  f32[0] = r;
+  const u = u32[0];
+  const sign = (u >>> 16) & 0x8000;
+  const e = (u >>> 23) & 0xff;
+  if (e === 0xff)
+    return (u & 0x7fffff) !== 0
+      ? dtype === 'float16'
+        ? 0x7e00
+        : 0x7fc0
+      : sign | (dtype === 'float16' ? 0x7c00 : 0x7f80);
+  let t: number; // |r| truncated to the half format, as bits without the sign
+  let rest: number; // the cut-off bits
+  let half: number; // half an ulp of the half format, in the same units as `rest`
+  if (dtype === 'bfloat16') {
+    t = (u >>> 16) & 0x7fff;
+    rest = u & 0xffff;
+    half = 0x8000;
+  } else if (e >= 143) {
+    return sign | 0x7c00; // |r| ≥ 2^16: beyond the overflow threshold 65520
+  } else if (e >= 113) {
+    t = ((e - 112) << 10) | ((u & 0x7fffff) >>> 13);
+    rest = u & 0x1fff;
+    half = 0x1000;
+  } else if (e >= 102) {
+    // float16 subnormal: |r| / 2^-24 = significand · 2^(e − 126), cut at `shift` bits.
+    const shift = 126 - e;
+    const m = (u & 0x7fffff) | 0x800000;
+    t = m >>> shift;
+    rest = m & ((1 << shift) - 1);
+    half = 1 << (shift - 1);
+  } else {
+    return sign; // |r| < 2^-25: rounds to zero
+  }
+  // t + 1 carries into the exponent where it must (and reaches ∞ from the largest finite value).
+  if (rest < half) return sign | t;
+  if (rest > half) return sign | (t + 1);
+  const side = compareMean(views, i, params, r);
+  if (side === 0) return sign | ((t & 1) === 0 ? t : t + 1);
+  // side > 0: the exact mean is above the midpoint r, so away from zero for r > 0, toward it for r < 0.
+  const away = side > 0 ? sign === 0 : sign !== 0;
+  return sign | (away ? t + 1 : t);
 }
 
 /**
