@@ -66,13 +66,43 @@ export function meanRangeHalf(
     }
     const r = f32out.subarray(0, m);
     kernel(views, r, 0, m, plain);
-    const o = out as Uint16Array;
-    for (let i = 0; i < m; i++) o[b + i] = roundToHalf(r[i], halfOut, views, i, plain);
+    roundBlock(r, out as Uint16Array, b, halfOut, views, plain);
   }
 }
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * Rounds a block of correctly rounded float32 results `r` to `dtype` into `out[at…]`. bfloat16 is the high
+ * half of a float32, so the common case is one shift and one comparison of the low half with 0x8000; ties
+ * and float16 go through {@link roundToHalf}.
+ */
+function roundBlock(
+  r: Float32Array,
+  out: Uint16Array,
+  at: number,
+  dtype: HalfDType,
+  views: readonly TypedArray[],
+  params: MeanKernelParams,
+): void {
+  const m = r.length;
+  if (dtype === 'bfloat16') {
+    const bits = new Uint32Array(r.buffer, r.byteOffset, m);
+    for (let i = 0; i < m; i++) {
+      const u = bits[i];
+      const rest = u & 0xffff;
+      if (rest !== 0x8000 && (u & 0x7fffffff) <= 0x7f800000) {
+        // Not a tie, not NaN: the sign-and-magnitude bits cut, plus one (away from zero) above half.
+        out[at + i] = (u >>> 16) + (rest > 0x8000 ? 1 : 0);
+      } else {
+        out[at + i] = roundToHalf(r[i], dtype, views, i, params);
+      }
+    }
+    return;
+  }
+  for (let i = 0; i < m; i++) out[at + i] = roundToHalf(r[i], dtype, views, i, params);
+}
 
 /**
  * The half nearest the exact mean of element `i`, given its correctly rounded float32 `r`: the bits of r
