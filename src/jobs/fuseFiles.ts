@@ -3,14 +3,14 @@
  * threads, in bounded memory, into an output `.npy` that appears atomically.
  *
  * The calling thread reads only the headers, validates, plans chunks of rows and tracks them through the
- * RxJS chunk pipeline (`runChunks$`); each worker reads its chunk of every input straight from the files
+ * plan runner (`run-plan.ts`, on the RxJS chunk pipeline `runChunks$`); each worker reads its chunk of every input straight from the files
  * (positioned reads), computes it with the same kernel as `meanFusion` and writes it straight into the
  * output file at its offset. Each input byte is read once.
  */
 
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
-import { Observable, type Subscription } from 'rxjs';
+import { Observable } from 'rxjs';
 import { describe, EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
 import { type MeanFusionOptions, resolveOptions } from '../fusion/options.js';
 import { resultDType } from '../fusion/validate.js';
@@ -22,11 +22,10 @@ import { ChunkError } from '../pool/errors.js';
 import { FusionPool } from '../pool/FusionPool.js';
 import { linkSignal } from '../pool/linked-signal.js';
 import { planChunks, type RowRange } from '../pool/plan.js';
-import { runChunks$ } from '../pool/run-chunks.js';
-import { workerPath } from '../pool/worker-path.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
 import { formatShape, rowCount, rowSize, sameShape, shapeSize } from '../tensor/shape.js';
-import type { FileSlice, FuseFilesResult, FuseFilesTask } from './protocol.js';
+import type { FileSlice } from './protocol.js';
+import { type PlannedTask, runPlan } from './run-plan.js';
 
 /** Default `memoryLimit`: 512 MiB. */
 export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
@@ -298,7 +297,10 @@ async function runJob(
   }
 }
 
-/** Sends every range to the pool through `runChunks$`; resolves with the bytes read once all are written. */
+/**
+ * Sends every range to the pool as a one-range plan task (the plan runner of `run-plan.ts`, shared with
+ * `fuseCheckpoints`); resolves with the bytes read once all are written. A failed task is a ChunkError.
+ */
 function runChunks(
   pool: FusionPool,
   plan: FilesPlan,
@@ -308,50 +310,35 @@ function runChunks(
   signal: AbortSignal | undefined,
   onChunk: (elementsDone: number, bytesRead: number) => void,
 ): Promise<number> {
-  if (ranges.length === 0) return Promise.resolve(0);
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  const filename = workerPath('fuse-files-entry.cjs');
   const out = { path: writer.tempPath, offset: writer.dataOffset, dtype: plan.dtype };
   const rows = rowCount(plan.shape);
   const width = Math.max(rowSize(plan.shape), 1);
-  const run = (range: RowRange, taskSignal: AbortSignal) => {
-    const task: FuseFilesTask = {
-      inputs: plan.slices,
-      out,
-      start: range.start,
-      end: range.end,
-      params: plan.params,
-    };
-    return pool.runTask<FuseFilesResult>(task, { filename, signal: taskSignal }).catch((error: unknown) => {
-      if (taskSignal.aborted) throw error;
-      throw new ChunkError(Math.floor(range.start / width), Math.ceil(range.end / width), rows, error);
-    });
-  };
-  return new Promise<number>((resolve, reject) => {
-    let done = 0;
-    let read = 0;
-    let subscription: Subscription | undefined;
-    const onAbort = () => {
-      subscription?.unsubscribe();
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    subscription = runChunks$(ranges, run, concurrency).subscribe({
-      next: ({ chunk, result }) => {
-        done += chunk.end - chunk.start;
-        read += result;
-        onChunk(done, read);
-      },
-      error: (error: unknown) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-      complete: () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(read);
-      },
-    });
-  });
+  const tasks: PlannedTask[] = ranges.map((range) => ({
+    task: {
+      ranges: [
+        { kind: 'mean', inputs: plan.slices, out, start: range.start, end: range.end, params: plan.params },
+      ],
+    },
+    labels: [`rows ${Math.floor(range.start / width)}–${Math.ceil(range.end / width)}`],
+  }));
+  let done = 0;
+  let read = 0;
+  return runPlan(
+    pool,
+    tasks,
+    concurrency,
+    signal,
+    (planned, results) => {
+      const r = planned.task.ranges[0];
+      done += r.end - r.start;
+      read += results[0].bytesRead;
+      onChunk(done, read);
+    },
+    (planned, error) => {
+      const r = planned.task.ranges[0];
+      return new ChunkError(Math.floor(r.start / width), Math.ceil(r.end / width), rows, error);
+    },
+  ).then(() => read);
 }
 
 /**

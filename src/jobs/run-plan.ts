@@ -19,10 +19,14 @@ export interface PlannedTask {
   readonly labels: readonly string[];
 }
 
+/** A {@link TaskError} naming the task's labels. */
+const taskError = (planned: PlannedTask, error: unknown): unknown =>
+  new TaskError([...new Set(planned.labels)], error);
+
 /**
  * Runs every task on `pool`; calls `onTask` after each (in completion order); resolves once all are done.
- * Stops the tasks in flight and rejects with `signal.reason` on abort, or with a {@link TaskError} naming
- * the task's labels when a worker fails.
+ * Stops the tasks in flight and rejects with `signal.reason` on abort, or with `wrap(task, error)` (by
+ * default a {@link TaskError} naming the task's labels) when a worker fails.
  */
 export function runPlan(
   pool: FusionPool,
@@ -30,6 +34,7 @@ export function runPlan(
   concurrency: number,
   signal: AbortSignal | undefined,
   onTask: (planned: PlannedTask, result: PlanTaskResult) => void,
+  wrap: (planned: PlannedTask, error: unknown) => unknown = taskError,
 ): Promise<void> {
   if (tasks.length === 0) return Promise.resolve();
   if (signal?.aborted) return Promise.reject(signal.reason);
@@ -37,7 +42,7 @@ export function runPlan(
   const run = (planned: PlannedTask, taskSignal: AbortSignal) =>
     pool.runTask<PlanTaskResult>(planned.task, { filename, signal: taskSignal }).catch((error: unknown) => {
       if (taskSignal.aborted) throw error;
-      throw new TaskError([...new Set(planned.labels)], error);
+      throw wrap(planned, error);
     });
   return new Promise<void>((resolve, reject) => {
     let subscription: Subscription | undefined;
