@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,5 +103,43 @@ describe('mean-fusion CLI on checkpoints (built bin)', () => {
     expect((await readdir(dir)).filter((f) => f.startsWith('bad') || f.endsWith('.tmp'))).toEqual([]);
     const s = await cli('ckpt-a', '-o', 'x.safetensors', '--stacked');
     expect(s.stderr).toMatch(/--stacked applies to \.npy inputs only/);
+  });
+  it('SIGINT mid-job: exit 130, temporary files removed, no output', async () => {
+    // 64 sharded outputs of one 512 KiB tensor each, under a tiny memory limit: many tasks, about a second.
+    const big: Record<string, Tensor> = {};
+    for (let i = 0; i < 64; i++) big[`t${i}`] = tensor(new Float32Array(128 * 1024), [128, 1024]);
+    await mkdir(join(dir, 'big'));
+    await writeSafetensors(join(dir, 'big', 'model.safetensors'), big);
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'big',
+        'big/model.safetensors',
+        '-o',
+        'int',
+        '-t',
+        '1',
+        '--memory-limit',
+        '64KiB',
+        '--max-shard-size',
+        '600KB',
+      ],
+      { cwd: dir },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 1500; i++) {
+      const files = await readdir(join(dir, 'int')).catch(() => []);
+      if (files.some((f) => f.endsWith('.tmp'))) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain('interrupted; no output written');
+    expect(await readdir(join(dir, 'int'))).toEqual([]);
   });
 });
