@@ -80,6 +80,13 @@ export interface FuseCheckpointsSummary {
   readonly seconds: number;
 }
 
+/**
+ * Tasks in flight per thread: two, so a worker finds its next task queued when it finishes one instead of
+ * idling while the result travels back and a new task is sent (a third of a single-thread job's time was
+ * that wait). Queued tasks are descriptors; a worker's buffers are per thread, so memory stays bounded.
+ */
+const TASKS_PER_THREAD = 2;
+
 function integer(value: unknown, name: string, min: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     throw new OptionError(`Expected \`${name}\` to be an integer from ${min} and up, got ${describe(value)}`);
@@ -193,23 +200,29 @@ async function runJob(
       (s, t) => s + t.sources.reduce((a, x) => a + x.entry.end - x.entry.begin, 0),
       0,
     );
-    await runPlan(ownPool ?? (pool as FusionPool), tasks, threads, signal, (planned, results) => {
-      results.forEach((r, i) => {
-        const name = planned.labels[i];
-        bytesRead += r.bytesRead;
-        if (r.differs !== undefined) {
-          const t = tensors.find((x) => x.name === name);
-          throw new CheckpointMismatchError(
-            name,
-            `integer/bool tensors must be identical to be copied, but ${checkpoints[r.differs.input].source} differs from ${checkpoints[0].source} at byte ${r.differs.byte} (${t?.dtype})`,
-          );
-        }
-        const left = (remaining.get(name) as number) - 1;
-        remaining.set(name, left);
-        if (left === 0) tensorsDone++;
-      });
-      onProgress({ tensorsDone, tensors: tensors.length, bytesRead, bytesTotal, elapsed: elapsed() });
-    });
+    await runPlan(
+      ownPool ?? (pool as FusionPool),
+      tasks,
+      TASKS_PER_THREAD * threads,
+      signal,
+      (planned, results) => {
+        results.forEach((r, i) => {
+          const name = planned.labels[i];
+          bytesRead += r.bytesRead;
+          if (r.differs !== undefined) {
+            const t = tensors.find((x) => x.name === name);
+            throw new CheckpointMismatchError(
+              name,
+              `integer/bool tensors must be identical to be copied, but ${checkpoints[r.differs.input].source} differs from ${checkpoints[0].source} at byte ${r.differs.byte} (${t?.dtype})`,
+            );
+          }
+          const left = (remaining.get(name) as number) - 1;
+          remaining.set(name, left);
+          if (left === 0) tensorsDone++;
+        });
+        onProgress({ tensorsDone, tensors: tensors.length, bytesRead, bytesTotal, elapsed: elapsed() });
+      },
+    );
     signal?.throwIfAborted();
     // Every shard is written: only now do they move into place, then the index.
     for (const w of writers) await w.commit();
