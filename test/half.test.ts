@@ -174,6 +174,49 @@ describe('meanFusion with float16 and bfloat16', () => {
       );
     });
   }
+  for (const d of HALVES) {
+    it(`${d}: model-weight-like data (few binades, exact float64 sums) is rounded exactly, ties to even`, () => {
+      const n = 300;
+      const arb = fc.record({
+        k: fc.integer({ min: 1, max: 9 }),
+        seed: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 9 * n, maxLength: 9 * n }),
+        zeros: fc.boolean(),
+      });
+      const [frac, bias] = d === 'float16' ? [10, 15] : [7, 127];
+      fc.assert(
+        fc.property(arb, ({ k, seed, zeros }) => {
+          // Exponents within 6 binades below 1, any sign and fraction: ties are frequent for k = 2, 4, 8.
+          const bits = Array.from({ length: k }, (_, j) =>
+            Uint16Array.from({ length: n }, (_, i) => {
+              const r = seed[j * n + i];
+              if (zeros && r % 7 === 0) return r & 0x8000;
+              return (r & 0x8000) | ((bias - 1 - (r % 6)) << frac) | ((r >>> 3) & ((1 << frac) - 1));
+            }),
+          );
+          const inputs = bits.map((b) => tensor(b, [n], d));
+          const got = meanFusion(inputs);
+          const vals = inputs.map((t) => Array.from(halfToFloat32(t.data as Uint16Array, d)));
+          for (let i = 0; i < n; i++) {
+            const want = exactMeanRounded(
+              vals.map((v) => v[i]),
+              null,
+              false,
+              d,
+            );
+            const g = decode((got.data as Uint16Array)[i], d);
+            if (!Object.is(g, want)) throw new Error(`k=${k} element ${i}: got ${g}, want ${want}`);
+          }
+        }),
+        { numRuns: 200 },
+      );
+    });
+  }
+  it('inputs whose float64 sum is inexact take the exact path: 1.5, 1.5·2^-8 and 2^-100 in bfloat16', () => {
+    // Σ = 3·(0.5 + 2^-9) + 2^-100: just above three times a bfloat16 midpoint, which a float64 sum loses.
+    const xs = [1.5, 1.5 * 2 ** -8, 2 ** -100].map((v) => half([v], 'bfloat16'));
+    expect(values(meanFusion(xs))).toEqual([0.5 + 2 ** -8]);
+    expect(values(meanFusion([...xs.slice(0, 2), half([-(2 ** -100)], 'bfloat16')]))).toEqual([0.5]);
+  });
   it('rounds float64 inputs to float16 from the exact mean, not from a rounded float32', () => {
     // 1 + 2^-11 + 2^-40 is above the float16 midpoint 1 + 2^-11, but its float32 rounding is the midpoint.
     const x = tensor(new Float64Array([1 + 2 ** -11 + 2 ** -40, 1 + 2 ** -11 - 2 ** -40, 1 + 2 ** -11]));
