@@ -9,6 +9,9 @@
  * midpoint; there the sign of q − M decides, computed from the element's inputs: in float64 when every
  * addition and product was exact (the common case: half values have few bits), otherwise with BigInt.
  *
+ * The plain mean of half inputs into a half output skips the float32 pass where a block's float64 sums are
+ * exact (`half-exact.ts`): the float64 kernel's quotient is then rounded once more, exactly.
+ *
  * ## References
  * - IEEE Std 754-2019 §4.3.1 (roundTiesToEven); S. Boldo, G. Melquiond, "When double rounding is odd", 2005
  *   (why rounding a rounded value again is not a correct rounding in general).

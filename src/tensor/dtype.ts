@@ -23,9 +23,6 @@ export type DType =
 /** Output element types of a fusion. */
 export type FloatDType = 'float64' | 'float32' | 'float16' | 'bfloat16';
 
-/** The float dtypes, widest first. */
-export const FLOAT_DTYPES: readonly FloatDType[] = ['float64', 'float32', 'float16', 'bfloat16'];
-
 /** True for a float dtype name. */
 export function isFloatDType(value: unknown): value is FloatDType {
   return value === 'float64' || value === 'float32' || value === 'float16' || value === 'bfloat16';

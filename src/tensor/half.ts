@@ -129,11 +129,6 @@ export function decodeHalf(h: number, dtype: HalfDType): number {
   return dtype === 'float16' ? decodeFloat16(h) : decodeBFloat16(h);
 }
 
-/** The overflow threshold of `dtype`: the midpoint between its largest finite value and 2^(emax+1). */
-export function halfOverflow(dtype: HalfDType): number {
-  return dtype === 'float16' ? F16.overflow : BF16.overflow;
-}
-
 let f16Table: Float32Array | undefined;
 
 /** The value of every float16 bit pattern, built on first use (256 KiB). */
