@@ -80,9 +80,9 @@ export function createProgram(
   return new Command()
     .name('mean-fusion')
     .description(
-      'Element-wise mean of k same-shape NumPy .npy arrays, written to a new .npy file, or of k model\n' +
-        'checkpoints (safetensors files, sharded index files or directories), written as safetensors;\n' +
-        'out of core and multithreaded. The output appears atomically: never half-written, never left\n' +
+      'Element-wise mean of k same-shape NumPy .npy arrays, written to a new .npy file, or of k model ' +
+        'checkpoints (safetensors files, sharded index files or directories), written as safetensors; ' +
+        'out of core and multithreaded. The output appears atomically: never half-written, never left ' +
         'behind on error.',
     )
     .version(version, '-V, --version', 'print the version')
