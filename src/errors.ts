@@ -71,6 +71,64 @@ export class NpyFormatError extends MeanFusionError {
   }
 }
 
+/**
+ * Thrown when a file is not a valid safetensors file (or sharded index) this package can read: a header
+ * length that is absurd or past the end of the file, a header that is not UTF-8 JSON starting with `{`,
+ * a tensor entry with a wrong `dtype`, `shape` or `data_offsets`, offsets with holes or overlaps, a data
+ * area that disagrees with the file length, duplicate names, bad `__metadata__`. The message names the file
+ * and, when one is at fault, the tensor.
+ */
+export class SafetensorsFormatError extends MeanFusionError {
+  /** The file at fault. */
+  readonly file: string;
+  /** The tensor at fault, when the problem is one tensor's. */
+  readonly tensor: string | undefined;
+
+  constructor(file: string, problem: string, tensor?: string, options?: ErrorOptions) {
+    super(
+      `${file}: ${tensor === undefined ? '' : `tensor ${JSON.stringify(tensor)}: `}${problem}`,
+      'ERR_SAFETENSORS_FORMAT',
+      options,
+    );
+    this.name = 'SafetensorsFormatError';
+    this.file = file;
+    this.tensor = tensor;
+  }
+}
+
+/**
+ * Thrown when the checkpoints of a checkpoint average disagree: a tensor missing from an input or extra in
+ * one, integer or bool tensors that differ, or dtypes that cannot be averaged together. The message names
+ * the tensor and the files.
+ */
+export class CheckpointMismatchError extends MeanFusionError {
+  /** The tensor at fault. */
+  readonly tensor: string;
+
+  constructor(tensor: string, problem: string) {
+    super(`tensor ${JSON.stringify(tensor)}: ${problem}`, 'ERR_CHECKPOINT_MISMATCH');
+    this.name = 'CheckpointMismatchError';
+    this.tensor = tensor;
+  }
+}
+
+/**
+ * Thrown when a task of a file job fails in a worker thread; names the tensors (or ranges) it covered,
+ * with the worker's error as `cause` (whose message names the file, e.g. for truncated data).
+ */
+export class TaskError extends MeanFusionError {
+  /** What the task covered, e.g. tensor names. */
+  readonly items: readonly string[];
+
+  constructor(items: readonly string[], cause: unknown) {
+    const shown =
+      items.length > 3 ? `${items.slice(0, 3).join(', ')} and ${items.length - 3} more` : items.join(', ');
+    super(`task for ${shown} failed: ${(cause as Error)?.message ?? String(cause)}`, 'ERR_TASK', { cause });
+    this.name = 'TaskError';
+    this.items = items;
+  }
+}
+
 /** Thrown when an output file already exists and overwriting was not asked for; names the file. */
 export class OutputExistsError extends MeanFusionError {
   /** The existing file, left untouched. */

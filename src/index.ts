@@ -1,6 +1,7 @@
 /** Public API of mean-fusion, re-exported by name. */
 
 export {
+  CheckpointMismatchError,
   DTypeError,
   EmptyInputError,
   FileError,
@@ -8,7 +9,9 @@ export {
   NpyFormatError,
   OptionError,
   OutputExistsError,
+  SafetensorsFormatError,
   ShapeMismatchError,
+  TaskError,
   TensorError,
 } from './errors.js';
 export {
@@ -22,6 +25,17 @@ export type { MeanFusionOptions, NanPolicy } from './fusion/options.js';
 export { encodeNpyHeader, type NpyHeader, parseNpyHeader } from './io/npy/header.js';
 export { readNpy, readNpyHeader, readNpyRows } from './io/npy/read.js';
 export { createNpyFile, type NpyFileWriter, type NpyWriteOptions, writeNpy } from './io/npy/write.js';
+export type { SafetensorsDType } from './io/safetensors/dtypes.js';
+export type { SafetensorsEntry, SafetensorsHeader } from './io/safetensors/header.js';
+export {
+  parseSafetensors,
+  readSafetensors,
+  readSafetensorsHeader,
+  type SafetensorsTensor,
+  safetensorsToTensor,
+} from './io/safetensors/read.js';
+export { type Checkpoint, openCheckpoint, readSafetensorsIndex } from './io/safetensors/sharded.js';
+export { type SafetensorsWriteOptions, writeSafetensors } from './io/safetensors/write.js';
 export type { RedisConnection } from './jobs/cluster/connection.js';
 export {
   type FuseFilesClusterOptions,
@@ -35,6 +49,13 @@ export type { ClusterBackoff } from './jobs/cluster/flow.js';
 export { DEFAULT_QUEUE } from './jobs/cluster/protocol.js';
 export { DEFAULT_SHARD_BYTES } from './jobs/cluster/shards.js';
 export { type ClusterWorker, type ClusterWorkerOptions, startClusterWorker } from './jobs/cluster/worker.js';
+export {
+  type FuseCheckpointsOptions,
+  type FuseCheckpointsProgress,
+  type FuseCheckpointsSummary,
+  fuseCheckpoints,
+  fuseCheckpointsAsync,
+} from './jobs/fuseCheckpoints.js';
 export {
   DEFAULT_MEMORY_LIMIT,
   type FuseFilesOptions,
@@ -90,6 +111,15 @@ export {
   type NumberDType,
   type TypedArray,
 } from './tensor/dtype.js';
+export {
+  decodeBFloat16,
+  decodeFloat16,
+  encodeBFloat16,
+  encodeFloat16,
+  type HalfDType,
+  halfToFloat32,
+  toHalfBits,
+} from './tensor/half.js';
 export { formatShape, shapeSize } from './tensor/shape.js';
 export {
   type AnyTensor,

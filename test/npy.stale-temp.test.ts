@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../src/io/npy/read.js';
-import { removeStaleTemps } from '../src/io/npy/stale.js';
 import { writeNpy } from '../src/io/npy/write.js';
+import { removeStaleTemps } from '../src/io/stale.js';
 import { tensor } from '../src/tensor/tensor.js';
 
 const WRITE = new URL('../dist/src/io/npy/write.js', import.meta.url).href;

@@ -8,8 +8,11 @@ export interface CliConfig {
   readonly output: string;
   readonly weights?: number[];
   readonly nan?: 'propagate' | 'omit';
-  readonly dtype?: 'float32' | 'float64';
+  readonly dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16';
   readonly stacked: boolean;
+  readonly include?: string[];
+  readonly exclude?: string[];
+  readonly maxShardSize?: number;
   readonly threads?: number;
   readonly chunkRows?: number;
   readonly memoryLimit?: number;
@@ -62,6 +65,10 @@ function weightList(text: string): number[] {
   return weights;
 }
 
+function patternList(text: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...text.split(',').filter((p) => p !== '')];
+}
+
 /**
  * Builds the `mean-fusion` command. It does not exit: commander errors are thrown as `CommanderError`
  * (after commander printed its one-line message through `writeErr`).
@@ -73,13 +80,18 @@ export function createProgram(
   return new Command()
     .name('mean-fusion')
     .description(
-      'Element-wise mean of k same-shape NumPy .npy arrays, written to a new .npy file, out of core and ' +
-        'multithreaded. The output appears atomically: never half-written, never left behind on error.',
+      'Element-wise mean of k same-shape NumPy .npy arrays, written to a new .npy file, or of k model ' +
+        'checkpoints (safetensors files, sharded index files or directories), written as safetensors; ' +
+        'out of core and multithreaded. The output appears atomically: never half-written, never left ' +
+        'behind on error.',
     )
     .version(version, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'print this help')
-    .argument('<inputs...>', 'input .npy files (one stacked file with --stacked)')
-    .requiredOption('-o, --output <file>', 'output .npy file')
+    .argument('<inputs...>', 'input .npy files (one stacked file with --stacked), or checkpoints')
+    .requiredOption(
+      '-o, --output <file>',
+      'output .npy file, or .safetensors file or directory for checkpoints',
+    )
     .option('-w, --weights <list>', 'comma-separated weights, one per input (weighted mean)', weightList)
     .addOption(
       new Option('--nan <policy>', 'NaN inputs: propagate (mean) or omit (nanmean)').choices([
@@ -90,10 +102,21 @@ export function createProgram(
     .addOption(
       new Option(
         '--dtype <dtype>',
-        'output dtype (default: float32 if all inputs are, else float64)',
-      ).choices(['float32', 'float64']),
+        "output dtype (default: the inputs' if all are float32, all float16 or all bfloat16; float32 if float16 and bfloat16 mix; else float64)",
+      ).choices(['float32', 'float64', 'float16', 'bfloat16']),
     )
     .option('--stacked', 'one input whose first axis enumerates the k arrays')
+    .option(
+      '--include <patterns>',
+      'checkpoints: only tensors matching these comma-separated globs',
+      patternList,
+    )
+    .option(
+      '--exclude <patterns>',
+      'checkpoints: leave out tensors matching these comma-separated globs',
+      patternList,
+    )
+    .option('--max-shard-size <size>', 'checkpoints: shard the output, e.g. 5GB (default: one file)', size)
     .option(
       '-t, --threads <n>',
       'worker threads (default: available cores; fewer when the job has fewer chunks or --memory-limit holds fewer)',
@@ -141,6 +164,9 @@ export function configOf(program: Command): CliConfig {
     nan: o.nan,
     dtype: o.dtype,
     stacked: o.stacked === true,
+    include: o.include,
+    exclude: o.exclude,
+    maxShardSize: o.maxShardSize,
     threads: o.threads,
     chunkRows: o.chunkRows,
     memoryLimit: o.memoryLimit,

@@ -12,7 +12,8 @@ import { type FuseFilesProgress, fuseFilesAsync } from '../jobs/fuseFiles.js';
 import type { ThreadLimit } from '../jobs/memory-budget.js';
 import { maxThreads } from '../pool/FusionPool.js';
 import { formatShape } from '../tensor/shape.js';
-import { configOf, createProgram } from './program.js';
+import { isCheckpointInput, runCheckpointJob } from './checkpoint-job.js';
+import { type CliConfig, configOf, createProgram } from './program.js';
 import { formatBytes } from './size.js';
 import { runWorker } from './worker.js';
 
@@ -57,6 +58,10 @@ const FLAGS: readonly [RegExp, string][] = [
   [/`nan`/g, '--nan'],
   [/`dtype`/g, '--dtype'],
   [/`stacked: true`/g, '--stacked'],
+  [/`chunkRows`/g, '--chunk-rows'],
+  [/`maxShardSize`/g, '--max-shard-size'],
+  [/`include`/g, '--include'],
+  [/`exclude`/g, '--exclude'],
   [/`output`/g, '--output'],
   [/`shards`/g, '--shards'],
   [/`attempts`/g, '--attempts'],
@@ -112,6 +117,14 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     return EXIT.usage;
   }
   const showBar = config.progress !== false && io.stderr.isTTY === true;
+  try {
+    if ((await Promise.all(config.inputs.map(isCheckpointInput))).some((c) => c)) {
+      await runCheckpointJob(config, io, showBar, io.signal);
+      return EXIT.ok;
+    }
+  } catch (error) {
+    return failure(error, config, io);
+  }
   const bar = showBar
     ? new SingleBar({
         format:
@@ -211,13 +224,18 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     bar?.stop();
-    if (io.signal?.aborted && error === io.signal.reason) {
-      io.stderr.write('mean-fusion: interrupted; no output written\n');
-      return EXIT.interrupted;
-    }
-    io.stderr.write(`mean-fusion: error: ${cliMessage(error)}\n`);
-    if (config.debug && error instanceof Error && error.stack !== undefined)
-      io.stderr.write(`${error.stack}\n`);
-    return EXIT.failed;
+    return failure(error, config, io);
   }
+}
+
+/** Reports a failed job on stderr and picks its exit code. */
+function failure(error: unknown, config: CliConfig, io: CliIO): number {
+  if (io.signal?.aborted && error === io.signal.reason) {
+    io.stderr.write('mean-fusion: interrupted; no output written\n');
+    return EXIT.interrupted;
+  }
+  io.stderr.write(`mean-fusion: error: ${cliMessage(error)}\n`);
+  if (config.debug && error instanceof Error && error.stack !== undefined)
+    io.stderr.write(`${error.stack}\n`);
+  return EXIT.failed;
 }

@@ -8,6 +8,7 @@ import { assertKnownKeys } from '../option-keys.js';
 import type { FusionPool } from '../pool/FusionPool.js';
 import { allocate } from '../tensor/alloc.js';
 import { DTYPE_CTORS, isBigIntArray, type TypedArray } from '../tensor/dtype.js';
+import { halfToFloat32, isHalfDType } from '../tensor/half.js';
 import { formatShape, sameShape, shapeSize } from '../tensor/shape.js';
 import { type AnyTensor, type Tensor, type TensorLike, toTensor } from '../tensor/tensor.js';
 import { meanFusion } from './mean-fusion.js';
@@ -144,7 +145,13 @@ export class MeanFusion {
     for (const [i, t] of tensors.entries()) {
       // A stack of one dtype copies as is; a mixed stack is float64 (as torch.stack promotes), so int64
       // values beyond 2^53 round there. Fuse mixed int64 inputs without preprocess to keep them exact.
-      const data = big || !isBigIntArray(t.data) ? t.data : Float64Array.from(t.data, Number);
+      // Half-precision bits stacked with other dtypes are decoded (exactly) to their values first.
+      const data =
+        isHalfDType(t.dtype) && t.dtype !== dtype
+          ? halfToFloat32(t.data as Uint16Array, t.dtype)
+          : big || !isBigIntArray(t.data)
+            ? t.data
+            : Float64Array.from(t.data, Number);
       (stacked.data as TypedArray).set(data as TypedArray, i * size);
     }
     let y: AnyTensor = stacked;

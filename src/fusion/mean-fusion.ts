@@ -1,18 +1,20 @@
 /** The synchronous, validating public face of the kernel. */
 import { meanRange } from '../kernels/mean-range.js';
 import { allocate } from '../tensor/alloc.js';
-import type { FloatArray } from '../tensor/dtype.js';
+import type { FloatDataArray } from '../tensor/dtype.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import type { MeanFusionOptions } from './options.js';
-import { type FusionPlan, planFusion } from './validate.js';
+import { type FusionPlan, kernelParams, planFusion } from './validate.js';
 
 /**
  * Element-wise mean fusion of k tensors of one shape: `A[i] = mean(A₁[i], …, A_k[i])`, or the weighted mean
  * `Σ wⱼ·Aⱼ[i] / Σ wⱼ`. Semantics of tinyBIG's `mean_fusion` (`tinybig/fusion/metric_fusion.py`: stack the
  * inputs, take the mean along the stacking axis), computed more exactly:
  *
- * - Output shape = input shape. Output dtype float32 when every input is float32, else float64; `dtype`
- *   (or `out`) overrides.
+ * - Output shape = input shape. Output dtype: the inputs' dtype when all are float32, all float16 or all
+ *   bfloat16 (as `Uint16Array` bit patterns, see `tensor()`); float32 when float16 and bfloat16 mix; else
+ *   float64; `dtype` (or `out`) overrides with any float dtype. A float16/bfloat16 result is the value of
+ *   that dtype nearest the exact mean (ties to even), as for float32: mean(60000, 60000) is 60000.
  * - Accumulates in float64 in input order (deterministic, chunking-independent); a float32 result is the
  *   float32 nearest the exact mean (compensated sums) unless the terms cancel by more than 2^40, for weights
  *   anywhere in float64's range; a float64 result is within k ulps of it for same-sign data (k + 2 with
@@ -45,10 +47,10 @@ export function runPlan(plan: FusionPlan): Tensor {
   const out = plan.options.out ?? allocate(plan.dtype, plan.shape);
   meanRange(
     plan.inputs.map((t) => t.data),
-    out.data as FloatArray,
+    out.data as FloatDataArray,
     0,
     out.data.length,
-    { weights: plan.options.weights, nanOmit: plan.options.nanOmit },
+    kernelParams(plan),
   );
   return out;
 }

@@ -1,6 +1,6 @@
 /** Options of a mean fusion, typed and validated in one place (shared by `meanFusion`, the pool and the operators). */
 import { describe, OptionError } from '../errors.js';
-import type { FloatDType } from '../tensor/dtype.js';
+import { type FloatDType, isFloatDType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** How NaN inputs are treated. */
@@ -21,7 +21,8 @@ export interface MeanFusionOptions {
    */
   nan?: NanPolicy;
   /**
-   * Output dtype. Defaults to float32 when every input is float32 (or to `out.dtype` when `out` is given),
+   * Output dtype: any float dtype. Defaults to `out.dtype` when `out` is given; else to the inputs' dtype
+   * when they all share float32, float16 or bfloat16; to float32 when float16 and bfloat16 inputs mix;
    * float64 otherwise (integers promote to float64, as numpy does).
    */
   dtype?: FloatDType;
@@ -90,8 +91,10 @@ export function resolveOptions(options: unknown, k: number, what = '`options`'):
   if (nan !== 'propagate' && nan !== 'omit') {
     throw new OptionError(`Expected \`nan\` to be 'propagate' or 'omit', got ${describe(nan)}`);
   }
-  if (o.dtype !== undefined && o.dtype !== 'float32' && o.dtype !== 'float64') {
-    throw new OptionError(`Expected \`dtype\` to be 'float32' or 'float64', got ${describe(o.dtype)}`);
+  if (o.dtype !== undefined && !isFloatDType(o.dtype)) {
+    throw new OptionError(
+      `Expected \`dtype\` to be 'float64', 'float32', 'float16' or 'bfloat16', got ${describe(o.dtype)}`,
+    );
   }
   return { weights, nanOmit: nan === 'omit', dtype: o.dtype, out: o.out };
 }

@@ -1,8 +1,10 @@
 /** Validation of a fusion's inputs and output, shared by every entry point (sync, pool, operators). */
 import { EmptyInputError, OptionError, ShapeMismatchError } from '../errors.js';
 import { heapAddress } from '../kernels/heap/memory.js';
+import { halfDTypes, type MeanKernelParams } from '../kernels/params.js';
 import { assertKnownKeys } from '../option-keys.js';
-import type { FloatDType } from '../tensor/dtype.js';
+import { type FloatDType, isFloatDType } from '../tensor/dtype.js';
+import { isHalfDType } from '../tensor/half.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { type AnyTensor, toTensor } from '../tensor/tensor.js';
 import { type ResolvedOptions, resolveOptions } from './options.js';
@@ -15,10 +17,28 @@ export interface FusionPlan {
   readonly options: ResolvedOptions;
 }
 
-/** numpy's result type for a mean: float32 only when every input is float32. */
+/**
+ * The result dtype of a mean: the inputs' dtype when every input is float32, every input float16 or every
+ * input bfloat16; float32 when only float16 and bfloat16 mix (float32 holds both exactly); float64
+ * otherwise (numpy's rule for float32, integers and mixtures).
+ */
 export function resultDType(inputs: readonly { readonly dtype: string }[]): FloatDType {
-  for (const t of inputs) if (t.dtype !== 'float32') return 'float64';
-  return 'float32';
+  if (inputs.length === 0) return 'float32';
+  const first = inputs[0].dtype;
+  if (inputs.every((t) => t.dtype === first) && (first === 'float32' || isHalfDType(first))) {
+    return first as FloatDType;
+  }
+  return inputs.every((t) => isHalfDType(t.dtype)) ? 'float32' : 'float64';
+}
+
+/** The kernel parameters of a validated plan (with `half` only when a half dtype is involved). */
+export function kernelParams(plan: FusionPlan): MeanKernelParams {
+  const { weights, nanOmit } = plan.options;
+  const half = halfDTypes(
+    plan.inputs.map((t) => t.dtype),
+    plan.dtype,
+  );
+  return half === undefined ? { weights, nanOmit } : { weights, nanOmit, half };
 }
 
 /** The option names of `meanFusion`. */
@@ -73,8 +93,10 @@ export function planFusion(
   let dtype = resolved.dtype ?? resultDType(tensors);
   if (resolved.out !== undefined) {
     const out = toTensor(resolved.out, '`out`');
-    if (out.dtype !== 'float32' && out.dtype !== 'float64') {
-      throw new OptionError(`Expected \`out\` to be a float32 or float64 tensor, got ${out.dtype}`);
+    if (!isFloatDType(out.dtype)) {
+      throw new OptionError(
+        `Expected \`out\` to be a float tensor (float32 or float64, float16 or bfloat16), got ${out.dtype}`,
+      );
     }
     if (resolved.dtype !== undefined && out.dtype !== resolved.dtype) {
       throw new OptionError(`\`out\` is ${out.dtype} but \`dtype\` is ${resolved.dtype}`);

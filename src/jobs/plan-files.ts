@@ -7,7 +7,7 @@ import { type MeanFusionOptions, resolveOptions } from '../fusion/options.js';
 import { resultDType } from '../fusion/validate.js';
 import type { NpyHeader } from '../io/npy/header.js';
 import { readNpyHeader } from '../io/npy/read.js';
-import type { MeanKernelParams } from '../kernels/params.js';
+import { halfDTypes, type MeanKernelParams } from '../kernels/params.js';
 import { maxThreads } from '../pool/FusionPool.js';
 import { planChunks, type RowRange } from '../pool/plan.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
@@ -93,11 +93,16 @@ export async function planFiles(inputs: unknown, options: PlanFilesOptions): Pro
     slices = headers.map((h) => ({ path: h.file, offset: h.dataOffset, dtype: h.dtype, swap: h.swap }));
   }
   const resolved = resolveOptions(options, slices.length);
+  const dtype = resolved.dtype ?? resultDType(slices);
+  const half = halfDTypes(
+    slices.map((x) => x.dtype),
+    dtype,
+  );
   return {
     slices,
     shape,
-    dtype: resolved.dtype ?? resultDType(slices),
-    params: { weights: resolved.weights, nanOmit: resolved.nanOmit },
+    dtype,
+    params: { weights: resolved.weights, nanOmit: resolved.nanOmit, ...(half === undefined ? {} : { half }) },
   };
 }
 

@@ -33,3 +33,36 @@ export interface FuseFilesTask {
 
 /** What the worker returns for a chunk: input bytes read. */
 export type FuseFilesResult = number;
+
+/**
+ * One range of a plan: the mean of elements `[start, end)` of the inputs (a {@link FuseFilesTask}), or, for
+ * integer and bool tensors, a check that bytes `[start, end)` are identical in every input and a copy.
+ */
+export type RangeTask = ({ readonly kind: 'mean' } & FuseFilesTask) | CopyRangeTask;
+
+/** Bytes `[start, end)` of each input (from its `offset`) that must be identical, copied to `out`. */
+export interface CopyRangeTask {
+  readonly kind: 'copy';
+  /** The k inputs; `dtype` is ignored (bytes are compared). */
+  readonly inputs: readonly FileSlice[];
+  /** The output file and the byte offset of the tensor's first byte. */
+  readonly out: { readonly path: string; readonly offset: number };
+  /** First byte (inclusive), relative to the tensor. */
+  readonly start: number;
+  /** Last byte (exclusive). */
+  readonly end: number;
+}
+
+/** One task of a plan: a batch of ranges (one range of a big tensor, or many small tensors). */
+export interface PlanTask {
+  readonly ranges: readonly RangeTask[];
+}
+
+/** What a range returns: input bytes read and, for a copy, the first input that differs. */
+export interface RangeResult {
+  readonly bytesRead: number;
+  readonly differs?: { readonly input: number; readonly byte: number };
+}
+
+/** What a plan task returns: per range, its result. */
+export type PlanTaskResult = RangeResult[];

@@ -4,7 +4,8 @@
  * Pure, synchronous, unchecked (callers validate); used by `meanFusion`, the pool's workers and the
  * streaming operators alike, so all give identical bits.
  */
-import type { AnyTypedArray, FloatArray, TypedArray } from '../tensor/dtype.js';
+import type { AnyTypedArray, FloatArray, FloatDataArray, TypedArray } from '../tensor/dtype.js';
+import { meanRangeHalf } from './half-range.js';
 import { hasBigIntInput, meanRangeInt64 } from './int64.js';
 import { meanRangeNative, nativeKernel, nativeReads } from './native.js';
 import type { MeanKernelParams } from './params.js';
@@ -22,20 +23,25 @@ export const SIMD_MAX_INPUTS = 2 ** 28;
  * @param inputs - k ≥ 1 typed arrays, each at least `end` long (flat, row-major); int64/uint64 inputs
  *   (BigInt arrays) run on the exact kernel of src/kernels/int64.ts.
  * @param out - Float32Array or Float64Array; its type selects the output dtype and the accumulation
- *   (compensated for float32, so the result is the float32 nearest the exact mean).
+ *   (compensated for float32, so the result is the float32 nearest the exact mean). A Uint16Array when
+ *   `params.half.out` says the output is float16/bfloat16.
  * @param start - First element index (inclusive).
  * @param end - Last element index (exclusive).
  */
 export function meanRange(
   inputs: readonly AnyTypedArray[],
-  out: FloatArray,
+  out: FloatDataArray,
   start: number,
   end: number,
   params: MeanKernelParams,
 ): void {
+  // float16/bfloat16 inputs or output: decoded to float32 blocks, run below, rounded exactly (half-range.ts).
+  if (params.half !== undefined) {
+    return meanRangeHalf(inputs as readonly TypedArray[], out, start, end, params, meanRange);
+  }
   // int64/uint64 inputs: the exact BigInt-aware kernel (src/kernels/int64.ts).
-  if (hasBigIntInput(inputs)) return meanRangeInt64(inputs, out, start, end, params);
-  meanRangeNumbers(inputs as readonly TypedArray[], out, start, end, params);
+  if (hasBigIntInput(inputs)) return meanRangeInt64(inputs, out as FloatArray, start, end, params);
+  meanRangeNumbers(inputs as readonly TypedArray[], out as FloatArray, start, end, params);
 }
 
 function meanRangeNumbers(

@@ -10,14 +10,14 @@ import { Observable, Subscription } from 'rxjs';
 import { describe, OptionError } from '../errors.js';
 import { runPlan } from '../fusion/mean-fusion.js';
 import type { MeanFusionOptions } from '../fusion/options.js';
-import { type FusionPlan, planFusion } from '../fusion/validate.js';
+import { type FusionPlan, kernelParams, planFusion } from '../fusion/validate.js';
 import { HEAP_WORKER_DATA_KEY, threadHeap } from '../kernels/heap/memory.js';
 import { releaseClaimsOf } from '../kernels/heap/scratch.js';
 import { nativeKernel } from '../kernels/native.js';
 import type { MeanKernelParams } from '../kernels/params.js';
 import { assertKnownKeys } from '../option-keys.js';
 import { allocate, isShared, toShared } from '../tensor/alloc.js';
-import { type AnyTypedArray, type FloatArray, itemSize } from '../tensor/dtype.js';
+import { type AnyTypedArray, type FloatDataArray, itemSize, type TypedArray } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { ChunkError, PoolClosedError } from './errors.js';
@@ -299,7 +299,7 @@ export class FusionPool {
       threads: this.#threads,
     });
     signal?.throwIfAborted();
-    const params: MeanKernelParams = { weights: plan.options.weights, nanOmit: plan.options.nanOmit };
+    const params: MeanKernelParams = kernelParams(plan);
     const small = elements * bytesPerElement < this.#inlineBytes || elements === 0;
     if (small || (!this.#copyPlain && !plan.inputs.every(isShared))) return runPlan(plan);
     return this.#fusePooled(plan, params, chunks, signal);
@@ -445,7 +445,7 @@ export class FusionPool {
       callerOut !== undefined && isShared(callerOut)
         ? callerOut
         : allocate(plan.dtype, plan.shape, { shared: true });
-    const out = target.data as FloatArray;
+    const out = target.data as FloatDataArray;
     const filename = this.#filename;
     return new Promise<Tensor>((resolve, reject) => {
       const subscription = new Subscription();

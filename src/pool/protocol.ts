@@ -3,7 +3,7 @@
  * import it without loading anything else).
  */
 import type { MeanKernelParams } from '../kernels/params.js';
-import type { AnyTypedArray, FloatArray } from '../tensor/dtype.js';
+import type { AnyTypedArray, FloatDataArray } from '../tensor/dtype.js';
 
 /**
  * One row chunk of a fusion, as sent to a worker thread.
@@ -14,8 +14,8 @@ import type { AnyTypedArray, FloatArray } from '../tensor/dtype.js';
 export interface FuseChunkTask {
   /** The k flat, row-major inputs (whole tensors, not slices: the worker indexes them by element). */
   readonly inputs: readonly AnyTypedArray[];
-  /** The flat output (float32 or float64); the worker writes elements `[start, end)` only. */
-  readonly out: FloatArray;
+  /** The flat output (float32, float64, or float16/bfloat16 bits); the worker writes `[start, end)` only. */
+  readonly out: FloatDataArray;
   /** First element index (inclusive), `rowStart × rowSize`. */
   readonly start: number;
   /** Last element index (exclusive), `rowEnd × rowSize`. */

@@ -3,6 +3,8 @@
  *
  * `uint8clamped` data (a `Uint8ClampedArray`) is accepted and reported as `uint8`, as numpy has no clamped type.
  * int64/uint64 data are `BigInt64Array`/`BigUint64Array` (their elements are BigInts).
+ * `float16` (IEEE binary16) and `bfloat16` are stored as bit patterns in a `Uint16Array` (Node 20 has no
+ * `Float16Array`), so a `Uint16Array` reads as `uint16` unless a tensor names its dtype (see `half.ts`).
  */
 import { DTypeError, describe } from '../errors.js';
 
@@ -10,6 +12,8 @@ import { DTypeError, describe } from '../errors.js';
 export type DType =
   | 'float64'
   | 'float32'
+  | 'float16'
+  | 'bfloat16'
   | 'int8'
   | 'uint8'
   | 'int16'
@@ -23,7 +27,12 @@ export type DType =
 export type NumberDType = Exclude<DType, 'int64' | 'uint64'>;
 
 /** Output element types of a fusion. */
-export type FloatDType = 'float64' | 'float32';
+export type FloatDType = 'float64' | 'float32' | 'float16' | 'bfloat16';
+
+/** True for a float dtype name. */
+export function isFloatDType(value: unknown): value is FloatDType {
+  return value === 'float64' || value === 'float32' || value === 'float16' || value === 'bfloat16';
+}
 
 /** Typed arrays of 64-bit integers (int64, uint64), whose elements are BigInts. */
 export type BigIntArray = BigInt64Array | BigUint64Array;
@@ -43,8 +52,11 @@ export type TypedArray =
   | Int32Array
   | Uint32Array;
 
-/** Typed array of a float dtype. */
+/** Typed array of a float32 or float64 dtype. */
 export type FloatArray = Float64Array | Float32Array;
+
+/** Typed array of any float dtype (float16 and bfloat16 as `Uint16Array` bit patterns). */
+export type FloatDataArray = FloatArray | Uint16Array;
 
 type Ctor = {
   new (length: number): AnyTypedArray;
@@ -64,6 +76,8 @@ export const DTYPE_CTORS: Readonly<Record<DType, Ctor>> = {
   uint32: Uint32Array,
   int64: BigInt64Array,
   uint64: BigUint64Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
 };
 
 /** True for int64/uint64 data (BigInt elements). */

@@ -32,14 +32,20 @@ export type NestedArray = readonly (number | NestedArray)[];
  * Makes a tensor from a typed array and a shape.
  *
  * @param shape - Dimensions; defaults to `[data.length]`.
- * @throws {DTypeError} when `data` is not a supported typed array.
  * @param data - Elements in row-major order, any supported typed array (`BigInt64Array` for int64,
  *   `BigUint64Array` for uint64); shared, not copied.
+ * @param dtype - `'float16'` or `'bfloat16'` for a `Uint16Array` of half-precision bit patterns (see
+ *   `toHalfBits`); otherwise omitted (or equal to the dtype `data` has).
+ * @throws {DTypeError} when `data` is not a supported typed array, or `dtype` disagrees with `data`.
  * @throws {TensorError} when a dimension is not a non-negative integer or `data.length` differs from the
  *   product of `shape`.
  */
-export function tensor<D extends AnyTypedArray>(data: D, shape?: readonly number[]): Tensor<D> {
-  const dtype = dtypeOf(data);
+export function tensor<D extends AnyTypedArray>(
+  data: D,
+  shape?: readonly number[],
+  dtype?: DType,
+): Tensor<D> {
+  const resolved = dataDType(data, dtype);
   const dims = shape === undefined ? Object.freeze([data.length]) : checkShape(shape);
   const size = shapeSize(dims);
   if (data.length !== size) {
@@ -47,7 +53,19 @@ export function tensor<D extends AnyTypedArray>(data: D, shape?: readonly number
       `data.length is ${data.length} but shape ${formatShape(dims)} holds ${size} elements`,
     );
   }
-  return { data, shape: dims, dtype };
+  return { data, shape: dims, dtype: resolved };
+}
+
+/** The dtype of `data` given a claimed `dtype`: half dtypes need a Uint16Array; others must match `data`. */
+function dataDType(data: unknown, dtype: unknown): DType {
+  const actual = dtypeOf(data);
+  if (dtype === undefined || dtype === actual) return actual;
+  if ((dtype === 'float16' || dtype === 'bfloat16') && data instanceof Uint16Array) return dtype;
+  const hint =
+    dtype === 'float16' || dtype === 'bfloat16' ? ` (${dtype} data is a Uint16Array of bit patterns)` : '';
+  throw new DTypeError(
+    `\`dtype\` is ${JSON.stringify(dtype)} but \`data\` is a ${(data as object).constructor.name} (${actual})${hint}`,
+  );
 }
 
 /**
@@ -112,12 +130,14 @@ export function toTensor(value: unknown, what: string): AnyTensor {
     );
   }
   const t = value as { data: unknown; shape: unknown; dtype?: unknown };
-  const dtype = dtypeOf(t.data, `${what}.data`);
-  if (t.dtype !== undefined && t.dtype !== dtype) {
+  const actual = dtypeOf(t.data, `${what}.data`);
+  const half = (t.dtype === 'float16' || t.dtype === 'bfloat16') && t.data instanceof Uint16Array;
+  if (t.dtype !== undefined && t.dtype !== actual && !half) {
     throw new DTypeError(
-      `${what}.dtype is ${JSON.stringify(t.dtype)} but its data is a ${(t.data as object).constructor.name} (${dtype})`,
+      `${what}.dtype is ${JSON.stringify(t.dtype)} but its data is a ${(t.data as object).constructor.name} (${actual})`,
     );
   }
+  const dtype = half ? (t.dtype as DType) : actual;
   const shape = checkShape(t.shape, `${what}.shape`);
   const data = t.data as AnyTypedArray;
   const size = shapeSize(shape);

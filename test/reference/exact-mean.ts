@@ -60,6 +60,18 @@ export function ratToFloat32(p: bigint, q: bigint): number {
   return roundRational(p, q, 24, -149, 3.4028234663852886e38);
 }
 
+/** Round p/q to float16 (IEEE binary16: 11 significant bits, smallest subnormal 2^-24, max 65504). */
+export function ratToFloat16(p: bigint, q: bigint): number {
+  if (q < 0n) return ratToFloat16(-p, -q);
+  return roundRational(p, q, 11, -24, 65504);
+}
+
+/** Round p/q to bfloat16 (8 significant bits, smallest subnormal 2^-133, max (2 − 2^-7)·2^127). */
+export function ratToBFloat16(p: bigint, q: bigint): number {
+  if (q < 0n) return ratToBFloat16(-p, -q);
+  return roundRational(p, q, 8, -133, (2 - 2 ** -7) * 2 ** 127);
+}
+
 /**
  * Exact mean of one element: Σ wⱼxⱼ / Σ wⱼ over the values (NaNs dropped when `omit`), as {p, q} or a
  * special value (NaN/±Infinity) decided by IEEE rules on the exact terms.
@@ -109,10 +121,12 @@ export function exactMeanRounded(
   values: readonly number[],
   weights: readonly number[] | null,
   omit: boolean,
-  dtype: 'float32' | 'float64',
+  dtype: 'float32' | 'float64' | 'float16' | 'bfloat16',
 ): number {
   const r = exactMean(values, weights, omit);
-  if ('special' in r) return dtype === 'float32' ? Math.fround(r.special) : r.special;
+  if ('special' in r) return dtype === 'float64' ? r.special : Math.fround(r.special);
+  if (dtype === 'float16') return ratToFloat16(r.p, r.q);
+  if (dtype === 'bfloat16') return ratToBFloat16(r.p, r.q);
   return dtype === 'float32' ? ratToFloat32(r.p, r.q) : ratToFloat64(r.p, r.q);
 }
 

@@ -9,6 +9,7 @@
  *   `=` native; kinds `b` boolean, `i` signed integer, `u` unsigned integer, `f` floating point.
  */
 import { endianness } from 'node:os';
+import { DTypeError } from '../../errors.js';
 import type { DType } from '../../tensor/dtype.js';
 
 /** Typed arrays use the machine's byte order. */
@@ -29,6 +30,7 @@ export interface NpyDescr {
 const KINDS: Readonly<Record<string, DType>> = {
   f8: 'float64',
   f4: 'float32',
+  f2: 'float16',
   i1: 'int8',
   u1: 'uint8',
   b1: 'uint8',
@@ -43,6 +45,8 @@ const KINDS: Readonly<Record<string, DType>> = {
 const DESCRS: Readonly<Record<DType, string>> = {
   float64: '<f8',
   float32: '<f4',
+  float16: '<f2',
+  bfloat16: '', // numpy has no bfloat16: .npy files cannot hold it (see descrOf)
   int8: '|i1',
   uint8: '|u1',
   int16: '<i2',
@@ -57,7 +61,7 @@ const DESCRS: Readonly<Record<DType, string>> = {
  * Parses a type string. `|` (not applicable) and `=` (native) mean this machine's byte order.
  *
  * @returns The parsed descr, or `undefined` when the string is not one of the supported types
- *   (`f8 f4 i1 u1 i2 u2 i4 u4 i8 u8 b1` with an optional `<`, `>`, `|` or `=` prefix).
+ *   (`f8 f4 f2 i1 u1 i2 u2 i4 u4 i8 u8 b1` with an optional `<`, `>`, `|` or `=` prefix).
  */
 export function parseDescr(descr: string): NpyDescr | undefined {
   let order = '|';
@@ -76,8 +80,19 @@ export function parseDescr(descr: string): NpyDescr | undefined {
   };
 }
 
-/** The `descr` for `dtype` in this machine's byte order (`|` for one-byte types), as numpy writes it. */
+/**
+ * The `descr` for `dtype` in this machine's byte order (`|` for one-byte types), as numpy writes it.
+ *
+ * @throws {DTypeError} for bfloat16, which numpy has no type for (`ml_dtypes` saves it as an opaque `V2`
+ *   void type that numpy itself cannot read back as numbers): write float32, which holds every bfloat16
+ *   exactly, or a safetensors file.
+ */
 export function descrOf(dtype: DType): string {
   const d = DESCRS[dtype];
+  if (d === '') {
+    throw new DTypeError(
+      `${dtype} cannot be stored in a .npy file (numpy has no ${dtype} type); write float32, which holds it exactly, or safetensors`,
+    );
+  }
   return d[0] === '|' ? d : HOST + d.slice(1);
 }

@@ -50,7 +50,7 @@ export interface NpyHeader {
   readonly dataBytes: number;
 }
 
-const SUPPORTED = 'f8 f4 i1 u1 i2 u2 i4 u4 i8 u8 b1 (with <, >, | or =)';
+const SUPPORTED = 'f8 f4 f2 i1 u1 i2 u2 i4 u4 i8 u8 b1 (with <, >, | or =)';
 
 function check(magicAndVersion: Uint8Array, file: string): { major: number; lengthBytes: number } {
   if (magicAndVersion.length < 8 || NPY_MAGIC.some((b, i) => magicAndVersion[i] !== b)) {

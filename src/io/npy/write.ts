@@ -7,17 +7,14 @@
  * - NumPy Enhancement Proposal 1 (NEP 1) and the `numpy.lib.format` module documentation (file layout).
  * - POSIX `rename(2)` (atomic replacement) and `link(2)` (fails with `EEXIST`: atomic no-clobber).
  */
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, type FileHandle, link, lstat, open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { describe, fileProblem, OptionError, OutputExistsError } from '../../errors.js';
+import { open } from 'node:fs/promises';
+import { describe, OptionError } from '../../errors.js';
 import { assertKnownKeys } from '../../option-keys.js';
 import { type DType, itemSize } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
 import type { AnyTensor } from '../../tensor/tensor.js';
+import { type AtomicFileWriter, createAtomicFile } from '../atomic.js';
 import { encodeNpyHeader } from './header.js';
-import { removeStaleTemps, tempName } from './stale.js';
 
 /** Options of {@link createNpyFile} and {@link writeNpy}. */
 export interface NpyWriteOptions {
@@ -28,41 +25,16 @@ export interface NpyWriteOptions {
   overwrite?: boolean;
 }
 
-/** A `.npy` file being written: header in place, data area sized, to be filled at {@link dataOffset}. */
-export interface NpyFileWriter {
-  /** Where the file will appear on {@link commit}. */
-  readonly target: string;
-  /** The temporary file beside the target that receives the data. */
-  readonly tempPath: string;
-  /** Byte offset of element 0 in the file. */
-  readonly dataOffset: number;
-  /** Bytes of data (elements × item size). */
-  readonly dataBytes: number;
-  /**
-   * Flushes the temporary file to disk and moves it to the target.
-   * @throws {OutputExistsError} when the target appeared meanwhile and `overwrite` is false (the temporary
-   *   file is then removed).
-   */
-  commit(): Promise<void>;
-  /** Removes the temporary file (harmless if already gone or committed). */
-  discard(): Promise<void>;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** A `.npy` file being written: header in place, data area sized, to be filled at `dataOffset`. */
+export type NpyFileWriter = AtomicFileWriter;
 
 /**
  * Creates the temporary file for a `.npy` of `dtype` and `shape` beside `target`: writes the header and
  * extends the file to its final length, so that workers can write rows at their offsets in any order.
  * First removes the temporary files of earlier writers of `target` whose process has died (a hard kill
- * leaves them behind; see {@link removeStaleTemps}).
+ * leaves them behind; see `removeStaleTemps` in src/io/stale.ts).
  *
+ * @throws {DTypeError} for bfloat16 (numpy has no bfloat16), before any file is made.
  * @throws {OutputExistsError} when `target` exists and `overwrite` is not true, or exists and is not a
  *   regular file (a symlink, directory or device is never replaced).
  * @throws {Error} `Cannot create <target>: <code>` (with Node's `code`: `ENOENT`, `EACCES`, …) when the
@@ -78,106 +50,10 @@ export async function createNpyFile(
     throw new OptionError(`Expected \`options\` to be an object, got ${describe(options)}`);
   }
   assertKnownKeys(options, ['overwrite'], 'createNpyFile');
-  const overwrite = options.overwrite === true;
-  // A writer killed hard (SIGKILL, OOM killer) left its temporary file behind: remove those of dead processes.
-  await removeStaleTemps(target);
-  const existing = await lstat(target).catch(() => undefined);
-  if (existing !== undefined && !existing.isFile()) {
-    // Replacing a device, directory or symlink with a regular file would damage something else.
-    const kind = existing.isSymbolicLink()
-      ? 'a symbolic link'
-      : existing.isDirectory()
-        ? 'a directory'
-        : 'not a regular file';
-    throw new OutputExistsError(target, `it is ${kind}, which is never replaced: choose another output path`);
-  }
-  if (!overwrite && existing !== undefined) throw new OutputExistsError(target);
   const header = encodeNpyHeader(dtype, shape);
-  const dataBytes = shapeSize(shape) * itemSize(dtype);
-  const tempPath = tempName(target, process.pid, randomBytes(4).toString('hex'));
-  let fh: FileHandle;
-  try {
-    fh = await open(tempPath, 'wx');
-  } catch (error) {
-    // Node's message would name the temporary file, which the caller never asked for.
-    const e = error as NodeJS.ErrnoException;
-    const words = e.code === undefined ? '' : ` (${fileProblem(e)})`;
-    throw Object.assign(
-      new Error(`Cannot create ${target}: ${e.code ?? e.message}${words}`, { cause: error }),
-      {
-        code: e.code,
-      },
-    );
-  }
-  let state: 'open' | 'committed' | 'discarded' = 'open';
-  const discard = async (): Promise<void> => {
-    if (state !== 'open') return;
-    state = 'discarded';
-    await unlink(tempPath).catch(() => undefined);
-  };
-  try {
-    await fh.write(header, 0, header.length, 0);
-    await fh.truncate(header.length + dataBytes);
-  } catch (error) {
-    await fh.close().catch(() => undefined);
-    await discard();
-    throw error;
-  }
-  await fh.close();
-  return {
-    target,
-    tempPath,
-    dataOffset: header.length,
-    dataBytes,
-    async commit() {
-      if (state !== 'open') throw new Error(`${tempPath} was already ${state}`);
-      try {
-        const h = await open(tempPath, 'r+');
-        try {
-          await h.sync();
-        } finally {
-          await h.close();
-        }
-        if (overwrite) await rename(tempPath, target);
-        else await linkNoClobber(tempPath, target);
-        state = 'committed';
-      } catch (error) {
-        await discard();
-        throw error;
-      }
-      await syncDir(dirname(target));
-    },
-    discard,
-  };
-}
-
-/** Moves `from` to `to` unless `to` exists: `link` fails atomically with EEXIST, then the temp is unlinked. */
-async function linkNoClobber(from: string, to: string): Promise<void> {
-  try {
-    await link(from, to);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new OutputExistsError(to);
-    // File systems without hard links: check, then rename (not atomic against a concurrent creator).
-    if (await exists(to)) throw new OutputExistsError(to);
-    await rename(from, to);
-    return;
-  }
-  await unlink(from);
-}
-
-/** Flushes a directory entry change to disk where the platform allows it (best effort). */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const h = await open(dir, 'r');
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-  } catch {
-    // Some platforms (Windows) cannot open or fsync a directory; the rename itself has happened.
-  }
+  return createAtomicFile(target, header, shapeSize(shape) * itemSize(dtype), {
+    overwrite: options.overwrite === true,
+  });
 }
 
 /**

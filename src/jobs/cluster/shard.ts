@@ -3,6 +3,7 @@
  * offsets by the same row-range engine as `fuseFiles` (`runFileChunks` on a local `FusionPool`), so the
  * CPU work runs on pool threads and never blocks the event loop that renews BullMQ's lock.
  */
+import { halfDTypes } from '../../kernels/params.js';
 import type { FusionPool } from '../../pool/FusionPool.js';
 import { rowCount, rowSize } from '../../tensor/shape.js';
 import { type FilesPlan, planRanges } from '../plan-files.js';
@@ -26,7 +27,14 @@ export async function runShard(
     slices: data.inputs,
     shape: data.shape,
     dtype: data.out.dtype,
-    params: { weights: decodeWeights(data.weights), nanOmit: data.nanOmit },
+    params: {
+      weights: decodeWeights(data.weights),
+      nanOmit: data.nanOmit,
+      ...halfParams(
+        data.inputs.map((x) => x.dtype),
+        data.out.dtype,
+      ),
+    },
   };
   const ranges = planRanges(plan, pool.threads, memoryLimit, undefined, data);
   const job = {
@@ -38,4 +46,10 @@ export async function runShard(
   };
   const bytesRead = await runFileChunks(pool, job, ranges, pool.threads, signal, (done) => onProgress(done));
   return { bytesRead };
+}
+
+/** The kernel's `half` parameter for these dtypes, as a spreadable object (empty when none is half). */
+function halfParams(inputs: readonly string[], out: string): { half?: ReturnType<typeof halfDTypes> } {
+  const half = halfDTypes(inputs, out);
+  return half === undefined ? {} : { half };
 }
