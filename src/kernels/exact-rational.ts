@@ -1,15 +1,15 @@
 /**
  * Exact means as BigInt dyadic rationals: every finite float64 is an integer times a power of two, so
  * Σ wⱼ·xⱼ / Σ wⱼ over int64, integer and float inputs is a ratio of two BigInts times 2^e, rounded once
- * (to nearest, ties to even) to float64 or float32. Used by the int64 kernel for weighted means and mixed
- * inputs, and by the scalar kernel to settle weighted float32 results too close to a midpoint to tell.
+ * (to nearest, ties to even) to float64 or float32. Used by the int64 kernel for weighted means, mixed
+ * inputs and totals too close to a rounding midpoint to tell otherwise.
  *
  * ## References
  * - IEEE 754-2019, 4.3.1 (round to nearest, ties to even).
  */
 import type { AnyTypedArray, BigIntArray } from '../tensor/dtype.js';
 import type { MeanKernelParams } from './params.js';
-import { meanElement } from './scalar.js'; // a cycle of functions only: safe in ESM
+import { meanElement } from './scalar.js';
 
 function isBig(x: AnyTypedArray): x is BigIntArray {
   return x instanceof BigInt64Array || x instanceof BigUint64Array;

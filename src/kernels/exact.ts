@@ -89,34 +89,6 @@ export function nearFloat32Midpoint(m: number): boolean {
 }
 
 /**
- * For a weighted quotient (s + c) / (wHi + wLo) whose float64 approximation `m` lies near a float32
- * midpoint: true when the residual at the midpoint, computed as {@link roundQuotientToFloat32} computes it,
- * is clearly larger than its own error (k² · 2^-64 of the sum covers the compensated sums' error under the
- * documented cancellation bound of 2^40), so that its sign decides the rounding; false for exact or near
- * ties, which the caller then settles exactly.
- */
-export function residualDecides(
-  m: number,
-  s: number,
-  c: number,
-  wHi: number,
-  wLo: number,
-  k: number,
-): boolean {
-  const f = Math.fround(m);
-  const g = nextFloat32(f, m);
-  const mid = (f + g) / 2;
-  const p = mid * wHi;
-  const d = s - p;
-  const e = productError(mid, wHi, p);
-  const q = mid * wLo;
-  const r = d + (c - e) - q;
-  const bound =
-    2 ** -49 * (Math.abs(d) + Math.abs(c) + Math.abs(e) + Math.abs(q)) + k * k * 2 ** -64 * Math.abs(s);
-  return Math.abs(r) > bound;
-}
-
-/**
  * Rounds the quotient (s + c) / (wHi + wLo) to float32 exactly, given its float64 approximation `m`.
  *
  * Rounding the float64 `m` to float32 (double rounding) is wrong only when `m` lies within a few float64

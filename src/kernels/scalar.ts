@@ -6,15 +6,7 @@
  * how the elements are split into blocks, chunks or threads.
  */
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
-import {
-  nearFloat32Midpoint,
-  productError,
-  productErrorAny,
-  residualDecides,
-  roundQuotientToFloat32,
-  SPLIT_LIMIT,
-} from './exact.js';
-import { exactElementMean, exactWeights } from './exact-rational.js'; // a function cycle: safe in ESM
+import { productError, productErrorAny, roundQuotientToFloat32, SPLIT_LIMIT } from './exact.js';
 import type { MeanKernelParams } from './params.js';
 import { type Float32WeightPlan, float32WeightPlan } from './weight-scale.js';
 
@@ -126,17 +118,9 @@ export function meanElement(
   if (!Number.isFinite(m)) {
     return meanElement(inputs, i, params, toFloat32, safeExponent(inputs.length, weights, plan));
   }
-  if (!toFloat32) return m;
-  // Weighted: at or very near a float32 midpoint the compensated state cannot always tell the side (weights
-  // whose sum or products are not exact, e.g. the mean of equal odd integers above 2^24): settle it exactly.
-  if (
-    params.weights !== null &&
-    nearFloat32Midpoint(m) &&
-    !residualDecides(m, s, c, wHi, wLo, inputs.length)
-  ) {
-    return exactElementMean(inputs, exactWeights(params.weights), i, params, true);
-  }
-  return roundQuotientToFloat32(m, s, c, wHi, wLo);
+  // A float32 result is decided from the compensated state alone (so that a stream, which keeps only that
+  // state, gives the same bits): at an exact or near tie it may land on either neighbour (see README).
+  return toFloat32 ? roundQuotientToFloat32(m, s, c, wHi, wLo) : m;
 }
 
 /** True when the exact result of element `i` is NaN: a NaN input that counts, 0·inf, or +inf and −inf inputs together. */
