@@ -9,9 +9,6 @@
  * midpoint; there the sign of q − M decides, computed from the element's inputs: in float64 when every
  * addition and product was exact (the common case: half values have few bits), otherwise with BigInt.
  *
- * The plain mean of half inputs into a half output skips the float32 pass where a block's float64 sums are
- * exact (`half-exact.ts`): the float64 kernel's quotient is then rounded once more, exactly.
- *
  * ## References
  * - IEEE Std 754-2019 §4.3.1 (roundTiesToEven); S. Boldo, G. Melquiond, "When double rounding is odd", 2005
  *   (why rounding a rounded value again is not a correct rounding in general).
@@ -19,7 +16,6 @@
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
 import { decodeHalfInto, type HalfDType } from '../tensor/half.js';
 import { productError, SPLIT_LIMIT } from './exact.js';
-import { blockSumsExact, roundMeansExact } from './half-exact.js';
 import type { HalfKernelDTypes, MeanKernelParams } from './params.js';
 
 /** Elements per block: k float32 blocks of 16 KiB stay in cache next to the kernel's own staging. */
@@ -27,7 +23,6 @@ const BLOCK = 4096;
 
 /** Reused scratch (one float32 block per input, plus the float32 result block), grown on demand. */
 let scratch = new Float32Array(0);
-const scratch64 = new Float64Array(BLOCK);
 
 type Kernel = (
   inputs: readonly TypedArray[],
@@ -58,9 +53,6 @@ export function meanRangeHalf(
   const need = (k + 1) * BLOCK;
   if (scratch.length < need) scratch = new Float32Array(need);
   const f32out = scratch.subarray(k * BLOCK, (k + 1) * BLOCK);
-  // The plain mean of half inputs into a half output: the exact float64 path where a block allows it.
-  const fast =
-    halfOut !== null && params.weights === null && !params.nanOmit && half.inputs.every((d) => d !== null);
   for (let b = start; b < end; b += BLOCK) {
     const m = Math.min(BLOCK, end - b);
     const views = inputs.map((x, j) => {
@@ -71,11 +63,6 @@ export function meanRangeHalf(
     if (halfOut === null) {
       kernel(views, (out as FloatArray).subarray(b, b + m), 0, m, plain);
       continue;
-    }
-    if (fast && blockSumsExact(inputs as Uint16Array[], half.inputs as HalfDType[], b, m)) {
-      const means = scratch64.subarray(0, m);
-      kernel(views, means, 0, m, plain);
-      if (roundMeansExact(means, out as Uint16Array, b, halfOut as HalfDType)) continue;
     }
     const r = f32out.subarray(0, m);
     kernel(views, r, 0, m, plain);
@@ -101,8 +88,7 @@ function roundBlock(
 ): void {
   const m = r.length;
   if (dtype === 'bfloat16') {
-    // Int32 bits (not Uint32): values with the sign bit set stay small integers in optimised code.
-    const bits = new Int32Array(r.buffer, r.byteOffset, m);
+    const bits = new Uint32Array(r.buffer, r.byteOffset, m);
     for (let i = 0; i < m; i++) {
       const u = bits[i];
       const rest = u & 0xffff;
@@ -184,22 +170,6 @@ export function compareMean(
   mid: number,
 ): number {
   const { weights, nanOmit } = params;
-  if (weights === null && !nanOmit) {
-    // The plain mean: Σx against mid·k. Half-precision inputs usually sum exactly in float64.
-    const k = views.length;
-    let t = views[0][i];
-    let exactSum = true;
-    for (let j = 1; j < k; j++) {
-      const x = views[j][i];
-      const u = t + x;
-      const z = u - t;
-      if (t - (u - z) + (x - z) !== 0) exactSum = false;
-      t = u;
-    }
-    const p = mid * k;
-    if (exactSum && Number.isFinite(t) && Math.abs(p) >= 2 ** -969)
-      return Math.sign(t - p - productError(mid, k, p));
-  }
   let s = 0;
   let w = 0;
   let exact = true;
