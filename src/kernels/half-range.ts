@@ -88,7 +88,8 @@ function roundBlock(
 ): void {
   const m = r.length;
   if (dtype === 'bfloat16') {
-    const bits = new Uint32Array(r.buffer, r.byteOffset, m);
+    // Int32 bits (not Uint32): values with the sign bit set stay small integers in optimised code.
+    const bits = new Int32Array(r.buffer, r.byteOffset, m);
     for (let i = 0; i < m; i++) {
       const u = bits[i];
       const rest = u & 0xffff;
@@ -170,6 +171,23 @@ export function compareMean(
   mid: number,
 ): number {
   const { weights, nanOmit } = params;
+  if (weights === null && !nanOmit) {
+    // The plain mean: Σx against mid·k. Half-precision inputs usually sum exactly in float64.
+    const k = views.length;
+    let t = views[0][i];
+    let exactSum = true;
+    for (let j = 1; j < k; j++) {
+      const x = views[j][i];
+      const u = t + x;
+      const z = u - t;
+      if (t - (u - z) + (x - z) !== 0) exactSum = false;
+      t = u;
+    }
+    const p = mid * k;
+    // Exact: t and p are within a factor of 2 (q rounds to mid), and p's error is computed exactly.
+    if (exactSum && Number.isFinite(t) && Math.abs(p) >= 2 ** -969)
+      return Math.sign(t - p - productError(mid, k, p));
+  }
   let s = 0;
   let w = 0;
   let exact = true;
