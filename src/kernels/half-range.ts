@@ -9,9 +9,6 @@
  * midpoint; there the sign of q − M decides, computed from the element's inputs: in float64 when every
  * addition and product was exact (the common case: half values have few bits), otherwise with BigInt.
  *
- * The plain mean of half inputs into a half output skips the float32 pass where a block's float64 sums are
- * exact (`half-exact.ts`): the float64 kernel's quotient is then rounded once more, exactly.
- *
  * ## References
  * - IEEE Std 754-2019 §4.3.1 (roundTiesToEven); S. Boldo, G. Melquiond, "When double rounding is odd", 2005
  *   (why rounding a rounded value again is not a correct rounding in general).
@@ -19,7 +16,6 @@
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
 import { decodeHalfInto, type HalfDType } from '../tensor/half.js';
 import { productError, SPLIT_LIMIT } from './exact.js';
-import { blockSumsExact, roundMeansExact } from './half-exact.js';
 import type { HalfKernelDTypes, MeanKernelParams } from './params.js';
 
 /** Elements per block: k float32 blocks of 16 KiB stay in cache next to the kernel's own staging. */
@@ -27,7 +23,6 @@ const BLOCK = 4096;
 
 /** Reused scratch (one float32 block per input, plus the float32 result block), grown on demand. */
 let scratch = new Float32Array(0);
-const scratch64 = new Float64Array(BLOCK);
 
 type Kernel = (
   inputs: readonly TypedArray[],
@@ -58,9 +53,6 @@ export function meanRangeHalf(
   const need = (k + 1) * BLOCK;
   if (scratch.length < need) scratch = new Float32Array(need);
   const f32out = scratch.subarray(k * BLOCK, (k + 1) * BLOCK);
-  // The plain mean of half inputs into a half output: the exact float64 path where a block allows it.
-  const fast =
-    halfOut !== null && params.weights === null && !params.nanOmit && half.inputs.every((d) => d !== null);
   for (let b = start; b < end; b += BLOCK) {
     const m = Math.min(BLOCK, end - b);
     const views = inputs.map((x, j) => {
@@ -71,11 +63,6 @@ export function meanRangeHalf(
     if (halfOut === null) {
       kernel(views, (out as FloatArray).subarray(b, b + m), 0, m, plain);
       continue;
-    }
-    if (fast && blockSumsExact(inputs as Uint16Array[], half.inputs as HalfDType[], b, m)) {
-      const means = scratch64.subarray(0, m);
-      kernel(views, means, 0, m, plain);
-      if (roundMeansExact(means, out as Uint16Array, b, halfOut as HalfDType)) continue;
     }
     const r = f32out.subarray(0, m);
     kernel(views, r, 0, m, plain);
@@ -197,6 +184,7 @@ export function compareMean(
       t = u;
     }
     const p = mid * k;
+    // Exact: t and p are within a factor of 2 (q rounds to mid), and p's error is computed exactly.
     if (exactSum && Number.isFinite(t) && Math.abs(p) >= 2 ** -969)
       return Math.sign(t - p - productError(mid, k, p));
   }
