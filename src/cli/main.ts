@@ -18,6 +18,13 @@ const onSignal = (signal: NodeJS.Signals) => {
   controller.abort(new Error(`received ${signal}`));
 };
 for (const signal of SIGNALS) process.on(signal, onSignal);
+// A reader that went away (`mean-fusion --help | head`) is not an error of ours: stop writing, quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    stream.destroy();
+  });
+}
 
 const code = await run(process.argv.slice(2), {
   stdout: process.stdout,
