@@ -30,6 +30,7 @@ export {
   parseSafetensors,
   readSafetensors,
   readSafetensorsHeader,
+  readTensorBytes,
   type SafetensorsTensor,
   safetensorsToTensor,
 } from './io/safetensors/read.js';
