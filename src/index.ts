@@ -31,6 +31,7 @@ export {
   parseSafetensors,
   readSafetensors,
   readSafetensorsHeader,
+  readTensorBytes,
   type SafetensorsTensor,
   safetensorsToTensor,
 } from './io/safetensors/read.js';

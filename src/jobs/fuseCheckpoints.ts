@@ -14,14 +14,13 @@ import { join, resolve as resolvePath } from 'node:path';
 import { Observable } from 'rxjs';
 import { CheckpointMismatchError, describe, EmptyInputError, OptionError } from '../errors.js';
 import { type MeanFusionOptions, resolveOptions } from '../fusion/options.js';
-import { createAtomicFile } from '../io/atomic.js';
 import { SAFETENSORS_DTYPES } from '../io/safetensors/dtypes.js';
 import {
   type Checkpoint,
-  INDEX_NAME,
   openCheckpoint,
   planShards,
   shardName,
+  writeSafetensorsIndex,
 } from '../io/safetensors/sharded.js';
 import { createSafetensorsFile, type SafetensorsFileWriter } from '../io/safetensors/write.js';
 import { FusionPool } from '../pool/FusionPool.js';
@@ -229,21 +228,14 @@ async function runJob(
     let bytesWritten = writers.reduce((s, w) => s + w.dataOffset + w.dataBytes, 0);
     const written = [...files];
     if (!single && shards.length > 1) {
-      const weightMap: Record<string, string> = {};
-      for (const [i, group] of shards.entries())
-        for (const j of group) weightMap[tensors[j].name] = shardName(i, shards.length);
-      const sorted = Object.fromEntries(
-        Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      );
-      const json = new TextEncoder().encode(
-        `${JSON.stringify({ metadata: { total_size: tensors.reduce((s, t) => s + sizeOf(t), 0) }, weight_map: sorted }, null, 2)}\n`,
-      );
-      const index = await createAtomicFile(join(output, INDEX_NAME), json, 0, {
-        overwrite: options.overwrite,
-      });
-      await index.commit();
-      written.push(join(output, INDEX_NAME));
-      bytesWritten += json.length;
+      const weightMap = new Map<string, string>();
+      for (const [i, group] of shards.entries()) {
+        for (const j of group) weightMap.set(tensors[j].name, shardName(i, shards.length));
+      }
+      const totalSize = tensors.reduce((s, t) => s + sizeOf(t), 0);
+      const index = await writeSafetensorsIndex(output, weightMap, totalSize, options.overwrite === true);
+      written.push(index.path);
+      bytesWritten += index.bytes;
     }
     const averaged = tensors.filter((t) => t.averaged).length;
     return {

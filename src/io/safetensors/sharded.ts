@@ -11,6 +11,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { SafetensorsFormatError } from '../../errors.js';
+import { createAtomicFile } from '../atomic.js';
 import type { SafetensorsEntry, SafetensorsHeader } from './header.js';
 import { JsonSyntaxError, parseJson } from './json.js';
 import { readSafetensorsHeader } from './read.js';
@@ -149,4 +150,26 @@ export function planShards(sizes: readonly number[], maxBytes: number): number[]
 export function shardName(i: number, n: number): string {
   const pad = (x: number) => String(x).padStart(5, '0');
   return `model-${pad(i + 1)}-of-${pad(n)}.safetensors`;
+}
+
+/**
+ * Writes `model.safetensors.index.json` into `dir` atomically: `{ metadata: { total_size }, weight_map }`,
+ * the map sorted by tensor name, as transformers writes it.
+ *
+ * @returns The index path and its size in bytes.
+ * @throws {OutputExistsError} when the index exists and `overwrite` is false.
+ */
+export async function writeSafetensorsIndex(
+  dir: string,
+  weightMap: ReadonlyMap<string, string>,
+  totalSize: number,
+  overwrite: boolean,
+): Promise<{ path: string; bytes: number }> {
+  const sorted = [...weightMap].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const json = `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: Object.fromEntries(sorted) }, null, 2)}\n`;
+  const bytes = new TextEncoder().encode(json);
+  const path = join(dir, INDEX_NAME);
+  const file = await createAtomicFile(path, bytes, 0, { overwrite });
+  await file.commit();
+  return { path, bytes: bytes.length };
 }
