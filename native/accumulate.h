@@ -134,6 +134,30 @@ DEFINE_ADD4(add_f64, double)
 DEFINE_ADD4(add_f32, float)
 
 /*
+ * A block's first input, or first run of four, written instead of added: acc = x_0 (+ x_1 + x_2 + x_3).
+ * The same bits as adding to -0 (-0 + x is exactly x), one pass over the accumulator fewer.
+ */
+#define DEFINE_SET1(NAME, T)                                                                \
+  CLONES static void NAME##_1set(double *restrict acc, const T *restrict a, size_t n) {     \
+    for (size_t i = 0; i < n; i++) acc[i] = (double)a[i];                                   \
+  }
+#define DEFINE_SET4(NAME, T)                                                                \
+  CLONES static void NAME##_4set(double *restrict acc, const T *restrict a, const T *restrict b, \
+                                 const T *restrict c, const T *restrict d, size_t n) {      \
+    for (size_t i = 0; i < n; i++) acc[i] = (((double)a[i] + (double)b[i]) + (double)c[i]) + (double)d[i]; \
+  }
+DEFINE_SET1(add_f64, double)
+DEFINE_SET1(add_f32, float)
+DEFINE_SET1(add_i8, int8_t)
+DEFINE_SET1(add_u8, uint8_t)
+DEFINE_SET1(add_i16, int16_t)
+DEFINE_SET1(add_u16, uint16_t)
+DEFINE_SET1(add_i32, int32_t)
+DEFINE_SET1(add_u32, uint32_t)
+DEFINE_SET4(add_f64, double)
+DEFINE_SET4(add_f32, float)
+
+/*
  * Plain sums of float32 inputs that also track the smallest nonzero and the largest magnitude seen, as bit
  * patterns (magnitudes of non-negative floats order like their bit patterns; subtracting one wraps zero to
  * the largest unsigned), for the exactness test of block_exact.
@@ -146,41 +170,60 @@ DEFINE_ADD4(add_f32, float)
     hi = m_ > hi ? m_ : hi;              \
   } while (0)
 
-CLONES static void add_f32_1s(double *restrict acc, const float *restrict a, size_t n, uint32_t *range) {
+CLONES static void add_f32_1s(double *restrict acc, const float *restrict a, size_t n, uint32_t *range,
+                              int set) {
   const uint32_t *restrict ab = (const uint32_t *)a;
   uint32_t lo = range[0], hi = range[1];
-  for (size_t i = 0; i < n; i++) {
-    acc[i] = acc[i] + (double)a[i];
-    SCAN(ab[i]);
+  if (set) {
+    for (size_t i = 0; i < n; i++) {
+      acc[i] = (double)a[i];
+      SCAN(ab[i]);
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      acc[i] = acc[i] + (double)a[i];
+      SCAN(ab[i]);
+    }
   }
   range[0] = lo;
   range[1] = hi;
 }
 
 CLONES static void add_f32_4s(double *restrict acc, const float *restrict a, const float *restrict b,
-                              const float *restrict c, const float *restrict d, size_t n, uint32_t *range) {
+                              const float *restrict c, const float *restrict d, size_t n, uint32_t *range,
+                              int set) {
   const uint32_t *restrict ab = (const uint32_t *)a, *restrict bb = (const uint32_t *)b;
   const uint32_t *restrict cb = (const uint32_t *)c, *restrict db = (const uint32_t *)d;
   uint32_t lo = range[0], hi = range[1];
-  for (size_t i = 0; i < n; i++) {
-    acc[i] = (((acc[i] + (double)a[i]) + (double)b[i]) + (double)c[i]) + (double)d[i];
-    SCAN(ab[i]);
-    SCAN(bb[i]);
-    SCAN(cb[i]);
-    SCAN(db[i]);
+  if (set) {
+    for (size_t i = 0; i < n; i++) {
+      acc[i] = (((double)a[i] + (double)b[i]) + (double)c[i]) + (double)d[i];
+      SCAN(ab[i]);
+      SCAN(bb[i]);
+      SCAN(cb[i]);
+      SCAN(db[i]);
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      acc[i] = (((acc[i] + (double)a[i]) + (double)b[i]) + (double)c[i]) + (double)d[i];
+      SCAN(ab[i]);
+      SCAN(bb[i]);
+      SCAN(cb[i]);
+      SCAN(db[i]);
+    }
   }
   range[0] = lo;
   range[1] = hi;
 }
 #undef SCAN
 
-enum mode { PLAIN, SCAN, MAG, COMP, COMP_NEG };
+enum mode { PLAIN, SCAN, MAG, COMP, COMP_NEG, SCAN_STARTED };
 
 /* Adds one input's elements [i0, i0 + n) into acc (and |x| into aux for MAG, or TwoSum into aux for COMP). */
 static void add_one(enum mode mode, double *acc, double *aux, uint32_t *range, const mf_input *x, size_t i0,
                     size_t n) {
   if (mode == SCAN && x->dtype == MF_F32) {
-    add_f32_1s(acc, (const float *)x->data + i0, n, range);
+    add_f32_1s(acc, (const float *)x->data + i0, n, range, 0);
     return;
   }
 #define ONE(NAME, T)                                                          \
@@ -208,7 +251,7 @@ static void add_one(enum mode mode, double *acc, double *aux, uint32_t *range, c
     const T *a = (const T *)in[0].data + i0, *b = (const T *)in[1].data + i0;                   \
     const T *c = (const T *)in[2].data + i0, *d = (const T *)in[3].data + i0;                   \
     if (mode == SCAN && sizeof(T) == 4) add_f32_4s(acc, (const float *)a, (const float *)b,        \
-                                 (const float *)c, (const float *)d, n, range);                 \
+                                 (const float *)c, (const float *)d, n, range, 0);              \
     else if (mode == MAG) NAME##_4m(acc, aux, a, b, c, d, n);                                   \
     else if (mode == COMP) NAME##_4c(acc, aux, a, b, c, d, n);                                  \
     else NAME##_4(acc, a, b, c, d, n);                                                          \
@@ -219,16 +262,62 @@ static void add_one(enum mode mode, double *acc, double *aux, uint32_t *range, c
  * the plain sum (PLAIN), the plain sum and the range of float32 magnitudes (SCAN: no float64 inputs, range
  * as in block_exact), the sum and Σ|x| (MAG), or the TwoSum-compensated sum (COMP).
  */
+/* The block's first input (PLAIN mode): acc = x. */
+static void set_one(double *acc, const mf_input *x, size_t i0, size_t n) {
+  switch (x->dtype) {
+    case MF_F64: add_f64_1set(acc, (const double *)x->data + i0, n); break;
+    case MF_F32: add_f32_1set(acc, (const float *)x->data + i0, n); break;
+    case MF_I8: add_i8_1set(acc, (const int8_t *)x->data + i0, n); break;
+    case MF_U8: add_u8_1set(acc, (const uint8_t *)x->data + i0, n); break;
+    case MF_I16: add_i16_1set(acc, (const int16_t *)x->data + i0, n); break;
+    case MF_U16: add_u16_1set(acc, (const uint16_t *)x->data + i0, n); break;
+    case MF_I32: add_i32_1set(acc, (const int32_t *)x->data + i0, n); break;
+    default: add_u32_1set(acc, (const uint32_t *)x->data + i0, n); break;
+  }
+}
+
 static inline void accumulate(enum mode mode, const mf_input *in, size_t k, double *acc, double *aux, uint32_t *range,
                        size_t i0, size_t n) {
-  for (size_t i = 0; i < n; i++) acc[i] = -0.0;
+  const mf_input *end = in + k;
+  if (mode == PLAIN) {
+    /* The first input or run of four sets the accumulator instead of adding to -0 (the same bits). */
+    int t = in[0].dtype;
+    if (k >= 4 && (t == MF_F64 || t == MF_F32) && in[1].dtype == t && in[2].dtype == t && in[3].dtype == t) {
+      if (t == MF_F64) {
+        add_f64_4set(acc, (const double *)in[0].data + i0, (const double *)in[1].data + i0,
+                     (const double *)in[2].data + i0, (const double *)in[3].data + i0, n);
+      } else {
+        add_f32_4set(acc, (const float *)in[0].data + i0, (const float *)in[1].data + i0,
+                     (const float *)in[2].data + i0, (const float *)in[3].data + i0, n);
+      }
+      in += 4;
+    } else {
+      set_one(acc, in, i0, n);
+      in += 1;
+    }
+  } else if (mode == SCAN && in[0].dtype == MF_F32) {
+    range[0] = 0xffffffffu;
+    range[1] = 0;
+    /* As PLAIN: the first float32 input or run of four sets the accumulator, and scans. */
+    if (k >= 4 && in[1].dtype == MF_F32 && in[2].dtype == MF_F32 && in[3].dtype == MF_F32) {
+      add_f32_4s(acc, (const float *)in[0].data + i0, (const float *)in[1].data + i0,
+                 (const float *)in[2].data + i0, (const float *)in[3].data + i0, n, range, 1);
+      in += 4;
+    } else {
+      add_f32_1s(acc, (const float *)in[0].data + i0, n, range, 1);
+      in += 1;
+    }
+    mode = SCAN_STARTED;
+  } else {
+    for (size_t i = 0; i < n; i++) acc[i] = -0.0;
+  }
   if (mode == SCAN) {
     range[0] = 0xffffffffu;
     range[1] = 0;
   }
+  if (mode == SCAN_STARTED) mode = SCAN;
   if (mode == MAG || mode == COMP)
     for (size_t i = 0; i < n; i++) aux[i] = 0.0;
-  const mf_input *end = in + k;
   while (in < end) {
     int t = in[0].dtype;
     if (end - in >= 4 && (t == MF_F64 || t == MF_F32) && in[1].dtype == t && in[2].dtype == t &&

@@ -25,51 +25,6 @@
  */
 #include "accumulate.h"
 
-/* Outputs of at least this many bytes per call are written with non-temporal stores (see store_out). */
-#define STREAM_MIN_BYTES (1u << 20)
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <emmintrin.h>
-#define HAVE_STREAM 1
-#endif
-
-/*
- * Copies a finished block to the output. Large outputs are written with non-temporal (streaming) stores:
- * they bypass the caches, so the output's lines are not first read from memory (a third of the traffic
- * of a k = 2 job) and do not evict the inputs. Small ones use ordinary stores, so a result read right after
- * (a stream operator's) stays in cache. Only the stores differ: the bits are the same.
- */
-static void store_out(void *dst, const void *src, size_t bytes, int stream) {
-#ifdef HAVE_STREAM
-  if (stream) {
-    char *d = (char *)dst;
-    const char *s = (const char *)src;
-    size_t head = (16 - ((uintptr_t)d & 15)) & 15;
-    if (head > bytes) head = bytes;
-    memcpy(d, s, head);
-    d += head;
-    s += head;
-    bytes -= head;
-    for (; bytes >= 16; bytes -= 16, d += 16, s += 16) {
-      _mm_stream_si128((__m128i *)d, _mm_loadu_si128((const __m128i *)s));
-    }
-    memcpy(d, s, bytes);
-    return;
-  }
-#else
-  (void)stream;
-#endif
-  memcpy(dst, src, bytes);
-}
-
-/* Orders streaming stores before the caller (another thread, or JavaScript) reads the output. */
-static void store_fence(int stream) {
-#ifdef HAVE_STREAM
-  if (stream) _mm_sfence();
-#else
-  (void)stream;
-#endif
-}
 
 static double f32_of_bits(uint32_t bits) {
   float f;
@@ -124,17 +79,14 @@ static inline int certified(double m, double mag, double s) {
 }
 
 size_t mf_mean_f64(const mf_input *in, size_t k, double *out, size_t start, size_t end) {
-  double acc[BLK], res[BLK];
+  double acc[BLK];
   size_t bad = 0;
   double kd = (double)k;
-  int stream = (end - start) * sizeof(double) >= STREAM_MIN_BYTES;
   for (size_t b = start; b < end; b += BLK) {
     size_t n = end - b < BLK ? end - b : BLK;
     accumulate(PLAIN, in, k, acc, NULL, NULL, b, n);
-    bad += finish_f64(acc, res, kd, n);
-    store_out(out + b, res, n * sizeof(double), stream);
+    bad += finish_f64(acc, out + b, kd, n);
   }
-  store_fence(stream);
   return bad;
 }
 
@@ -202,10 +154,8 @@ static void fix_block(const mf_input *in, size_t k, size_t b, size_t n, size_t f
 size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_t end, int32_t *flags,
                    size_t cap, size_t *nflag) {
   double acc[BLK], aux[BLK];
-  float res[BLK];
   uint8_t bad[BLK];
   size_t count = 0;
-  int stream = (end - start) * sizeof(float) >= STREAM_MIN_BYTES;
   int any_f64 = 0;
   for (size_t j = 0; j < k; j++) any_f64 |= in[j].dtype == MF_F64;
   double kd = (double)k;
@@ -217,15 +167,13 @@ size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_
     uint32_t range[2];
     if (!any_f64) accumulate(SCAN, in, k, acc, NULL, range, b, n);
     if (!any_f64 && block_exact(in, k, range)) {
-      failed = finish_exact(acc, res, bad, kd, n);
+      failed = finish_exact(acc, out + b, bad, kd, n);
     } else {
       accumulate(MAG, in, k, acc, aux, NULL, b, n);
-      failed = finish_f32(acc, aux, res, bad, kd, n);
+      failed = finish_f32(acc, aux, out + b, bad, kd, n);
     }
-    if (failed > 0) fix_block(in, k, b, n, failed, acc, aux, res, bad, kd, flags, &count);
-    store_out(out + b, res, n * sizeof(float), stream);
+    if (failed > 0) fix_block(in, k, b, n, failed, acc, aux, out + b, bad, kd, flags, &count);
   }
-  store_fence(stream);
   *nflag = count;
   return b < end ? b : end;
 }
