@@ -40,19 +40,18 @@ static double f32_of_bits(uint32_t bits) {
  * Σ_j max|x_j|, and a sum below 2^53 u is exact. Float64 inputs never take this path.
  */
 static int block_exact(const mf_input *in, size_t k, const uint32_t *range) {
-  double u = 1.0, bound = 0.0;
-  uint32_t lo = range[0] + 1u;
-  if (lo != 0x80000000u) { /* some nonzero float32 */
-    u = lo < 0x00800000u ? 0x1p-149 : f32_of_bits(lo) * 0x1p-24;
-  }
+  double u = INFINITY, bound = 0.0;
+  uint32_t lo = range[0] + 1u; /* 0: every float32 input of the block is zero */
+  if (lo != 0) u = lo < 0x00800000u ? 0x1p-149 : f32_of_bits(lo) * 0x1p-24;
   double hi = f32_of_bits(range[1]);
   for (size_t j = 0; j < k; j++) {
     switch (in[j].dtype) {
       case MF_F32: bound += hi; break;
-      case MF_I32: case MF_U32: bound += 0x1p32; break;
-      default: bound += 0x1p16; break;
+      case MF_I32: case MF_U32: bound += 0x1p32; u = u < 1.0 ? u : 1.0; break;
+      default: bound += 0x1p16; u = u < 1.0 ? u : 1.0; break; /* an integer's unit is 1 */
     }
   }
+  if (u == INFINITY) return 1; /* only zeros: their sums are exact */
   return bound < 0x1p53 * u;
 }
 

@@ -166,6 +166,32 @@ describe('native kernel: bitwise equal to the WebAssembly and scalar kernels', (
     }
   });
 
+  it('float32 and integer inputs mixed, with magnitudes past 2^53: the nearest float32 (an integer unit is 1)', () => {
+    const n = 64;
+    const f = (v: number) => new Float32Array(n).fill(v);
+    const i8 = (v: number) => new Int8Array(n).fill(v);
+    const cases: TypedArray[][] = [
+      [f(2 ** 55), f(2 ** 31), i8(1), f(0)],
+      [f(2 ** 60), i8(1), f(-(2 ** 60))],
+      [i8(3), f(2 ** 40), new Int32Array(n).fill(-7), f(2 ** -30)],
+      [f(0), f(-0), i8(0)],
+    ];
+    for (const xs of cases) {
+      const a = new Float32Array(n);
+      const b = new Float32Array(n);
+      runNative(xs, a, 0, n);
+      meanRangeSimd(xs, b, 0, n, PLAIN);
+      expectSame(a, b, 'native vs wasm');
+      const want = exactMeanRounded(
+        xs.map((x) => x[0]),
+        null,
+        false,
+        'float32',
+      );
+      expect(a[0]).toBe(want);
+    }
+  });
+
   it('reads SharedArrayBuffer views and ordinary arrays alike', () => {
     const n = 5000;
     const xs = [0, 1, 2].map((j) => {
