@@ -4,8 +4,11 @@
  * the batch kernel (mean.c) into the caller's output buffer and unmaps them again, so the mapped pages count
  * against the process only while the call runs, and no mapped memory is ever visible to JavaScript.
  *
- * A file that is shorter than the range (truncated since its header was read) is refused before mapping:
- * touching a mapping beyond the end of its file would raise SIGBUS.
+ * A file that is shorter than the range (truncated since its header was read) is refused before mapping.
+ * One truncated while the call runs would raise SIGBUS on the next touch of a page past its new end: a
+ * SIGBUS handler (installed once, chained to any earlier one) jumps back out of the call on the thread that
+ * was reading mapped pages, which then reports failure, so the caller reads the chunk with positioned reads
+ * and reports the truncation as an error, instead of the process dying.
  */
 #if defined(__unix__) || defined(__APPLE__)
 #define _DEFAULT_SOURCE /* madvise, MADV_SEQUENTIAL (before any system header) */
@@ -13,7 +16,12 @@
 
 #include "files.h"
 
+#include <string.h>
+
 #if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +29,38 @@
 #endif
 
 #include <stdlib.h>
+
+#ifdef HAVE_MMAP
+/* Where a SIGBUS on this thread's mapped pages returns to (NULL when this thread reads no mapping). */
+static __thread sigjmp_buf *bus_return;
+static struct sigaction previous_bus;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *info, void *context) {
+  if (bus_return != NULL) siglongjmp(*bus_return, 1);
+  /* Not a mapped read of ours: behave as before this handler was installed. */
+  if (previous_bus.sa_flags & SA_SIGINFO) {
+    if (previous_bus.sa_sigaction != NULL) previous_bus.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (previous_bus.sa_handler == SIG_IGN) return;
+  if (previous_bus.sa_handler == SIG_DFL || previous_bus.sa_handler == NULL) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  previous_bus.sa_handler(sig);
+}
+
+static void install_bus_handler(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_sigbus;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGBUS, &sa, &previous_bus);
+}
+#endif
 
 #ifdef HAVE_MMAP
 static const size_t ITEM[] = {8, 4, 1, 1, 2, 2, 4, 4};
@@ -61,12 +101,22 @@ int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t
     in[j].data = (const char *)p + delta;
     in[j].dtype = files[j].dtype;
   }
+  pthread_once(&bus_once, install_bus_handler);
+  sigjmp_buf here;
+  if (sigsetjmp(here, 1) != 0) {
+    /* A mapped page vanished (the file was truncated during the call): the caller reads the chunk again. */
+    bus_return = NULL;
+    status = -1;
+    goto done;
+  }
+  bus_return = &here;
   if (out_f32) {
     size_t reached = mf_mean_f32(in, k, (float *)out, 0, count, flags, cap, nflag);
     status = reached == count ? 0 : 1; /* 1: more flagged elements than fit; the caller redoes the chunk */
   } else {
     *nflag = mf_mean_f64(in, k, (double *)out, 0, count);
   }
+  bus_return = NULL;
 done:
   for (size_t j = 0; base && j < k; j++) {
     if (base[j]) munmap(base[j], len[j]);
