@@ -588,6 +588,14 @@ export class WindowAccumulator {
   readonly #main: Float64Array[];
   /** The same sums over the pushes since the last restart. */
   readonly #fresh: Float64Array[];
+  /**
+   * Per element, the largest |s| of the running sums since their fresh start (and of the fresh sums since
+   * theirs): the compensation c is itself a plain float64 sum of TwoSum errors, each at most u·|s|, so after
+   * at most 3·size steps its rounding error is at most (3·size)²·u²·peak. A huge input that has left the
+   * window leaves that error behind; {@link WindowAccumulator.result} recomputes such elements exactly.
+   */
+  readonly #peak: Float64Array;
+  readonly #freshPeak: Float64Array;
   #freshCount = 0;
   readonly #dataCtor: (typeof DTYPE_CTORS)[DType];
   /** The native stream kernel for a plain window of this dtype (null: the JavaScript loop runs). */
@@ -606,6 +614,8 @@ export class WindowAccumulator {
     const parts = this.#omit ? 4 : 2;
     this.#main = Array.from({ length: parts }, () => new Float64Array(this.#n));
     this.#fresh = Array.from({ length: parts }, () => new Float64Array(this.#n));
+    this.#peak = new Float64Array(this.#n);
+    this.#freshPeak = new Float64Array(this.#n);
   }
 
   /** Inputs currently in the window (up to `size`). */
@@ -699,14 +709,34 @@ export class WindowAccumulator {
     this.#ringW[this.#head] = w;
     this.#head = (this.#head + 1) % size;
     if (!full) this.#length++;
+    const peak = this.#peak;
+    const freshPeak = this.#freshPeak;
+    for (let i = 0; i < n; i++) {
+      const a = Math.abs(s[i]);
+      if (a > peak[i]) peak[i] = a;
+      const b = Math.abs(fs[i]);
+      if (b > freshPeak[i]) freshPeak[i] = b;
+    }
     if (++this.#freshCount === size) {
       // The fresh sums hold exactly the current window: restart the running sums from them.
       for (let p = 0; p < this.#main.length; p++) {
         this.#main[p].set(this.#fresh[p]);
         this.#fresh[p].fill(0);
       }
+      peak.set(freshPeak);
+      freshPeak.fill(0);
       this.#freshCount = 0;
     }
+  }
+
+  /**
+   * True when the compensated state (s, c) of element `i` is within a float64 ulp of the window's exact sum:
+   * its error bound 2·(3·size)²·u²·peak (see #peak; the 2 covers a sum between the add and the subtract of
+   * one push) is at most 2^-52·|s + c|.
+   */
+  #trusted(si: number, ci: number, i: number): boolean {
+    const steps = 3 * this.#size;
+    return 2 * steps * steps * 2 ** -106 * this.#peak[i] <= 2 ** -52 * Math.abs(si + ci);
   }
 
   /** The window's inputs, oldest first, and their weights. */
@@ -775,6 +805,12 @@ export class WindowAccumulator {
       else if (finishNativeF64c(native, s, c, o as Float64Array, wHi) > 0) {
         for (let i = 0; i < this.#n; i++) if (!(o[i] - o[i] === 0 && c[i] - c[i] === 0)) o[i] = exact(i);
       }
+      for (let i = 0; i < this.#n; i++) {
+        if (!this.#trusted(s[i], c[i], i)) {
+          window ??= this.#window();
+          o[i] = meanElement(window[0], i, { weights: null, nanOmit: false }, f32, 0);
+        }
+      }
       return out;
     }
     for (let i = 0; i < this.#n; i++) {
@@ -783,7 +819,7 @@ export class WindowAccumulator {
       const hi = omit ? wh[i] : wHi;
       const lo = omit ? wl[i] : wLo;
       const m = (ci === 0 ? si : si + ci) / (lo === 0 ? hi : hi + lo);
-      if (m - m === 0 && ci - ci === 0) {
+      if (m - m === 0 && ci - ci === 0 && this.#trusted(si, ci, i)) {
         o[i] = f32 ? roundQuotientToFloat32(m, si, ci, hi, lo) : m;
         continue;
       }
