@@ -19,6 +19,7 @@
 import { DTypeError, describe, EmptyInputError, OptionError, ShapeMismatchError } from '../../errors.js';
 import { type NanPolicy, resolveOptions } from '../../fusion/options.js';
 import { productError, productErrorAny, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
+import { meanRange } from '../../kernels/mean-range.js';
 import {
   accumulateNative,
   addCompensatedNative,
@@ -29,7 +30,13 @@ import {
 } from '../../kernels/native-stream.js';
 import { meanElement, scaleExponentFor } from '../../kernels/scalar.js';
 import { rescaleFactors, scaleWeight, weightExponentForMax } from '../../kernels/weight-scale.js';
-import { DTYPE_CTORS, type DType, type FloatDType, type TypedArray } from '../../tensor/dtype.js';
+import {
+  DTYPE_CTORS,
+  type DType,
+  type FloatArray,
+  type FloatDType,
+  type TypedArray,
+} from '../../tensor/dtype.js';
 import { formatShape, sameShape, shapeSize } from '../../tensor/shape.js';
 import { type AnyTensor, type Tensor, type TensorLike, toTensor } from '../../tensor/tensor.js';
 
@@ -593,9 +600,13 @@ export class WindowAccumulator {
    * theirs): the compensation c is itself a plain float64 sum of TwoSum errors, each at most u·|s|, so after
    * at most 3·size steps its rounding error is at most (3·size)²·u²·peak. A huge input that has left the
    * window leaves that error behind; {@link WindowAccumulator.result} recomputes such elements exactly.
+   * `#inexact` marks elements whose c was ever nonzero after a push: while it stays 0, every step was exact
+   * (a push's add and subtract errors cancelled exactly, if any), so s is the exact sum.
    */
   readonly #peak: Float64Array;
   readonly #freshPeak: Float64Array;
+  readonly #inexact: Uint8Array;
+  readonly #freshInexact: Uint8Array;
   #freshCount = 0;
   readonly #dataCtor: (typeof DTYPE_CTORS)[DType];
   /** The native stream kernel for a plain window of this dtype (null: the JavaScript loop runs). */
@@ -616,6 +627,8 @@ export class WindowAccumulator {
     this.#fresh = Array.from({ length: parts }, () => new Float64Array(this.#n));
     this.#peak = new Float64Array(this.#n);
     this.#freshPeak = new Float64Array(this.#n);
+    this.#inexact = new Uint8Array(this.#n);
+    this.#freshInexact = new Uint8Array(this.#n);
   }
 
   /** Inputs currently in the window (up to `size`). */
@@ -711,11 +724,15 @@ export class WindowAccumulator {
     if (!full) this.#length++;
     const peak = this.#peak;
     const freshPeak = this.#freshPeak;
+    const inexact = this.#inexact;
+    const freshInexact = this.#freshInexact;
     for (let i = 0; i < n; i++) {
       const a = Math.abs(s[i]);
       if (a > peak[i]) peak[i] = a;
       const b = Math.abs(fs[i]);
       if (b > freshPeak[i]) freshPeak[i] = b;
+      if (c[i] !== 0) inexact[i] = 1;
+      if (fc[i] !== 0) freshInexact[i] = 1;
     }
     if (++this.#freshCount === size) {
       // The fresh sums hold exactly the current window: restart the running sums from them.
@@ -725,16 +742,19 @@ export class WindowAccumulator {
       }
       peak.set(freshPeak);
       freshPeak.fill(0);
+      inexact.set(freshInexact);
+      freshInexact.fill(0);
       this.#freshCount = 0;
     }
   }
 
   /**
    * True when the compensated state (s, c) of element `i` is within a float64 ulp of the window's exact sum:
-   * its error bound 2·(3·size)²·u²·peak (see #peak; the 2 covers a sum between the add and the subtract of
-   * one push) is at most 2^-52·|s + c|.
+   * exact (c never nonzero), or with an error bound 2·(3·size)²·u²·peak (see #peak; the 2 covers a sum
+   * between the add and the subtract of one push) of at most 2^-52·|s + c|.
    */
   #trusted(si: number, ci: number, i: number): boolean {
+    if (this.#inexact[i] === 0) return true;
     const steps = 3 * this.#size;
     return 2 * steps * steps * 2 ** -106 * this.#peak[i] <= 2 ** -52 * Math.abs(si + ci);
   }
@@ -805,11 +825,17 @@ export class WindowAccumulator {
       else if (finishNativeF64c(native, s, c, o as Float64Array, wHi) > 0) {
         for (let i = 0; i < this.#n; i++) if (!(o[i] - o[i] === 0 && c[i] - c[i] === 0)) o[i] = exact(i);
       }
-      for (let i = 0; i < this.#n; i++) {
-        if (!this.#trusted(s[i], c[i], i)) {
-          window ??= this.#window();
-          o[i] = meanElement(window[0], i, { weights: null, nanOmit: false }, f32, 0);
-        }
+      const untrusted: number[] = [];
+      for (let i = 0; i < this.#n; i++) if (!this.#trusted(s[i], c[i], i)) untrusted.push(i);
+      if (untrusted.length > 0) {
+        window ??= this.#window();
+        const plain = { weights: null, nanOmit: false };
+        if (untrusted.length > 16) {
+          // Many: one batch fusion of the window (the same bits as the scalar kernel per element).
+          const exactAll = (f32 ? new Float32Array(this.#n) : new Float64Array(this.#n)) as FloatArray;
+          meanRange(window[0], exactAll, 0, this.#n, plain);
+          for (const i of untrusted) o[i] = exactAll[i];
+        } else for (const i of untrusted) o[i] = meanElement(window[0], i, plain, f32, 0);
       }
       return out;
     }
