@@ -168,6 +168,12 @@ static int index_arg(napi_env env, napi_value v, size_t *out) {
   return 1;
 }
 
+/* Reads argv[ik] as the divisor k and argv[ik + 1], argv[ik + 2] as an element range [start, end). */
+static int count_and_range(napi_env env, napi_value *argv, size_t ik, double *k, size_t *start, size_t *end) {
+  return napi_get_value_double(env, argv[ik], k) == napi_ok && index_arg(env, argv[ik + 1], start) &&
+         index_arg(env, argv[ik + 2], end) && *end >= *start;
+}
+
 static napi_value Accumulate(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
@@ -212,10 +218,7 @@ static napi_value FinishF64(napi_env env, napi_callback_info info) {
   if (argc < 5) return fail(env, "native kernel: finishF64 takes 5 arguments");
   size_t start, end;
   double k;
-  if (!index_arg(env, argv[3], &start) || !index_arg(env, argv[4], &end) || end < start ||
-      napi_get_value_double(env, argv[2], &k) != napi_ok) {
-    return fail(env, "native kernel: bad range or count");
-  }
+  if (!count_and_range(env, argv, 2, &k, &start, &end)) return fail(env, "native kernel: bad range or count");
   void *s, *out;
   if (!typed_of(env, argv[0], MF_F64, end, &s) || !typed_of(env, argv[1], MF_F64, end, &out)) {
     return fail(env, "native kernel: bad state or output array");
@@ -232,10 +235,7 @@ static napi_value FinishF64c(napi_env env, napi_callback_info info) {
   if (argc < 6) return fail(env, "native kernel: finishF64c takes 6 arguments");
   size_t start, end;
   double k;
-  if (!index_arg(env, argv[4], &start) || !index_arg(env, argv[5], &end) || end < start ||
-      napi_get_value_double(env, argv[3], &k) != napi_ok) {
-    return fail(env, "native kernel: bad range or count");
-  }
+  if (!count_and_range(env, argv, 3, &k, &start, &end)) return fail(env, "native kernel: bad range or count");
   void *s, *c, *out;
   if (!typed_of(env, argv[0], MF_F64, end, &s) || !typed_of(env, argv[1], MF_F64, end, &c) ||
       !typed_of(env, argv[2], MF_F64, end, &out)) {
@@ -253,10 +253,7 @@ static napi_value FinishF32(napi_env env, napi_callback_info info) {
   if (argc < 7) return fail(env, "native kernel: finishF32 takes 7 arguments");
   size_t start, end;
   double k;
-  if (!index_arg(env, argv[4], &start) || !index_arg(env, argv[5], &end) || end < start ||
-      napi_get_value_double(env, argv[3], &k) != napi_ok) {
-    return fail(env, "native kernel: bad range or count");
-  }
+  if (!count_and_range(env, argv, 3, &k, &start, &end)) return fail(env, "native kernel: bad range or count");
   void *s, *c, *out, *flags;
   size_t flen;
   int fdt;
