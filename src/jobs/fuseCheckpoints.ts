@@ -24,9 +24,9 @@ import {
 } from '../io/safetensors/sharded.js';
 import { createSafetensorsFile, type SafetensorsFileWriter } from '../io/safetensors/write.js';
 import { FusionPool } from '../pool/FusionPool.js';
-import { linkSignal } from '../pool/linked-signal.js';
 import { matchCheckpoints, type OutputSlot, planCheckpointTasks } from './checkpoint-plan.js';
 import { DEFAULT_MEMORY_LIMIT, MAX_CHUNK_BYTES } from './fuseFiles.js';
+import { jobObservable } from './job-observable.js';
 import { runPlan } from './run-plan.js';
 
 /** Options of {@link fuseCheckpoints}: those of `meanFusion` (without `out`) plus the job's own. */
@@ -287,16 +287,9 @@ export function fuseCheckpoints(
   output: string,
   options: FuseCheckpointsOptions = {},
 ): Observable<FuseCheckpointsProgress> {
-  return new Observable<FuseCheckpointsProgress>((subscriber) => {
-    const link = linkSignal(options?.signal);
-    const signal = link.usable ? link.signal : (options?.signal as AbortSignal);
-    runJob(inputs, output, options, (p) => subscriber.next(p), signal).then(
-      () => subscriber.complete(),
-      (error: unknown) => subscriber.error(error),
-    );
-    return () =>
-      link.cancel(new DOMException('The fuseCheckpoints subscription was cancelled', 'AbortError'));
-  });
+  return jobObservable<FuseCheckpointsProgress>('fuseCheckpoints', options?.signal, (onProgress, signal) =>
+    runJob(inputs, output, options, onProgress, signal),
+  );
 }
 
 /** {@link fuseCheckpoints} as a Promise of the summary; `onProgress` is called after each task. */

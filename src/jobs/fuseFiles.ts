@@ -16,10 +16,10 @@ import type { MeanFusionOptions } from '../fusion/options.js';
 import { createNpyFile } from '../io/npy/write.js';
 import { assertKnownKeys } from '../option-keys.js';
 import { FusionPool } from '../pool/FusionPool.js';
-import { linkSignal } from '../pool/linked-signal.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import { checkJobArgs } from './job-args.js';
+import { jobObservable } from './job-observable.js';
 import type { ThreadLimit } from './memory-budget.js';
 import { integer, planFiles, planJob } from './plan-files.js';
 import { runFileChunks } from './run-file-chunks.js';
@@ -232,15 +232,9 @@ export function fuseFiles(
   output: string,
   options: FuseFilesOptions = {},
 ): Observable<FuseFilesProgress> {
-  return new Observable<FuseFilesProgress>((subscriber) => {
-    const link = linkSignal(options?.signal);
-    const signal = link.usable ? link.signal : (options?.signal as AbortSignal);
-    runJob(inputs, output, options, (p) => subscriber.next(p), signal).then(
-      () => subscriber.complete(),
-      (error: unknown) => subscriber.error(error),
-    );
-    return () => link.cancel(new DOMException('The fuseFiles subscription was cancelled', 'AbortError'));
-  });
+  return jobObservable<FuseFilesProgress>('fuseFiles', options?.signal, (onProgress, signal) =>
+    runJob(inputs, output, options, onProgress, signal),
+  );
 }
 
 /**

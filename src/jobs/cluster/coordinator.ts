@@ -10,11 +10,11 @@ import { Observable } from 'rxjs';
 import { describe, OptionError } from '../../errors.js';
 import type { MeanFusionOptions } from '../../fusion/options.js';
 import { createNpyFile } from '../../io/npy/write.js';
-import { linkSignal } from '../../pool/linked-signal.js';
 import { itemSize } from '../../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../../tensor/shape.js';
 import type { FuseFilesProgress, FuseFilesSummary } from '../fuseFiles.js';
 import { checkJobArgs } from '../job-args.js';
+import { jobObservable } from '../job-observable.js';
 import { integer, planFiles } from '../plan-files.js';
 import { checkConnection, type RedisConnection, redisLabel } from './connection.js';
 import { type ClusterBackoff, runFlow } from './flow.js';
@@ -253,16 +253,9 @@ export function fuseFilesCluster(
   output: string,
   options: FuseFilesClusterOptions,
 ): Observable<FuseFilesClusterProgress> {
-  return new Observable<FuseFilesClusterProgress>((subscriber) => {
-    const link = linkSignal(options?.signal);
-    const signal = link.usable ? link.signal : (options?.signal as AbortSignal);
-    runJob(inputs, output, options, (p) => subscriber.next(p), signal).then(
-      () => subscriber.complete(),
-      (error: unknown) => subscriber.error(error),
-    );
-    return () =>
-      link.cancel(new DOMException('The fuseFilesCluster subscription was cancelled', 'AbortError'));
-  });
+  return jobObservable<FuseFilesClusterProgress>('fuseFilesCluster', options?.signal, (onProgress, signal) =>
+    runJob(inputs, output, options, onProgress, signal),
+  );
 }
 
 /**
