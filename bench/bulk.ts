@@ -10,14 +10,21 @@
  *
  * Usage: node dist/bench/bulk.js [--size-mb 256] [--k 8] [--runs 3] [--threads N] [--dir DIR]
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fuseFilesAsync } from '../src/jobs/fuseFiles.js';
 import { DTYPE_CTORS, type FloatDType } from '../src/tensor/dtype.js';
-import { benchArgs, generateNpy, hasNumpy, median, printTable, probeDask, runPython } from './util.js';
+import {
+  benchArgs,
+  generateNpy,
+  hasNumpy,
+  median,
+  printTable,
+  probeDask,
+  runBenchChild,
+  runPython,
+} from './util.js';
 
 const COLS = 4096;
 /** Per-task chunk budget, as fuseFiles' default (MAX_CHUNK_BYTES). */
@@ -94,12 +101,7 @@ async function child(cfg: ChildConfig): Promise<void> {
   console.log(JSON.stringify({ seconds, maxRss: process.resourceUsage().maxRSS * 1024 }));
 }
 
-function runChild(cfg: ChildConfig): Measure {
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [self, '--child', JSON.stringify(cfg)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`bench child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Measure;
-}
+const runChild = (cfg: ChildConfig): Measure => runBenchChild<Measure>(import.meta.url, cfg);
 
 const generate = (path: string, dtype: FloatDType, rows: number) => generateNpy(path, dtype, rows, COLS);
 

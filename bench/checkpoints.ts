@@ -20,11 +20,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createSafetensorsFile } from '../src/io/safetensors/write.js';
 import { fuseCheckpointsAsync } from '../src/jobs/fuseCheckpoints.js';
 import { toHalfBits } from '../src/tensor/half.js';
-import { benchArgs, median, printTable } from './util.js';
+import { benchArgs, median, printTable, runBenchChild } from './util.js';
 
 interface Measure {
   seconds: number;
@@ -109,12 +108,7 @@ async function child(cfg: ChildConfig): Promise<void> {
   console.log(JSON.stringify({ seconds, maxRss: process.resourceUsage().maxRSS * 1024 }));
 }
 
-function runChild(cfg: ChildConfig): Measure {
-  const self = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [self, '--child', JSON.stringify(cfg)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`bench child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Measure;
-}
+const runChild = (cfg: ChildConfig): Measure => runBenchChild<Measure>(import.meta.url, cfg);
 
 function runPy(python: string, cfg: object): Measure {
   const r = spawnSync(python, ['-c', PYTHON, JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 26 });

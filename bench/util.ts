@@ -204,3 +204,14 @@ export async function generateNpy(
   }
   await writer.commit();
 }
+
+/**
+ * Runs the benchmark script `scriptUrl` (its `import.meta.url`) again as a child process in `--child`
+ * mode with `cfg`, and returns the JSON it prints (the child's time and peak RSS, measured on its own).
+ */
+export function runBenchChild<T>(scriptUrl: string, cfg: unknown): T {
+  const self = fileURLToPath(scriptUrl);
+  const r = spawnSync(process.execPath, [self, '--child', JSON.stringify(cfg)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
