@@ -18,14 +18,7 @@
 
 #include "kernel.h"
 
-/* Elements per block: a block's float64 accumulators stay in L1 cache. */
-#define BLK 1024
-
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONES
-#endif
+#include "dispatch.h"
 
 /* Sums of one input of type T into acc (and, for the _m variant, of |x| into mag). */
 #define DEFINE_ADD1(NAME, T)                                                                               \

@@ -47,7 +47,11 @@ export function meanRangeHalf(
   kernel: Kernel,
 ): void {
   const half = params.half as HalfKernelDTypes;
-  const plain: MeanKernelParams = { weights: params.weights, nanOmit: params.nanOmit };
+  const plain: MeanKernelParams = {
+    weights: params.weights,
+    nanOmit: params.nanOmit,
+    ...(params.exact === true ? { exact: true } : {}),
+  };
   const k = inputs.length;
   const halfOut = half.out;
   const need = (k + 1) * BLOCK;

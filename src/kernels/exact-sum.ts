@@ -1,0 +1,126 @@
+/**
+ * The exact mode's per-element math in JavaScript, the twin of native/exact.h: an error-free running state
+ * (s, c) and its certified finish. The WebAssembly fallback, the weighted and `nan: 'omit'` modes and the
+ * stream operators run on it; the native kernel runs the same method in C.
+ *
+ * State: (s, c) whose exact sum is the exact sum of the terms so far. A term v goes in by two TwoSum steps:
+ * (s, e) = TwoSum(s, v) is error-free, and (c, f) = TwoSum(c, e) is error-free when f = 0. A step with
+ * f ≠ 0, or whose values are not finite, is not error-free: its element goes to an exact accumulator.
+ *
+ * Finish of N / d: hi + lo = s + c (TwoSum, exact), candidate y = the output format's rounding of fl(hi / d),
+ * and the exact residual R = N − y·d = (hi − p) + lo − pe, where p + pe = y·d (Dekker's TwoProduct) and
+ * hi − p is exact (Sterbenz). y is the correctly rounded N / d exactly when R / d lies strictly inside
+ * (−down/2, up/2), with up and down the spacings of the output format above and below |y|. R is evaluated
+ * with two roundings and bounded by 2^-50 (|hi − p| + |lo| + |pe|) (four times the worst case); anything
+ * nearer a midpoint (exact ties included), outside the ranges where those steps are exact, or not finite is
+ * left to the exact accumulator.
+ *
+ * ## References
+ * - D. E. Knuth, *The Art of Computer Programming* vol. 2, §4.2.2 (TwoSum).
+ * - T. J. Dekker, "A floating-point technique for extending the available precision", 1971 (TwoProduct).
+ * - T. Ogita, S. M. Rump, S. Oishi, "Accurate sum and dot product", SIAM J. Sci. Comput. 26(6), 2005.
+ * - P. H. Sterbenz, *Floating-Point Computation*, 1974 (exact subtraction of nearby values).
+ */
+import { productError } from './exact.js';
+
+/** Set by {@link exactStep}: the error-free state after the step. */
+export const stepState = { s: 0, c: 0 };
+
+/**
+ * One term v into the state (s, c); writes the new state into {@link stepState} and returns true when the
+ * step was error-free (false: the state cannot hold the exact sum; the caller keeps the old state and adds
+ * the term to its exact accumulator). Non-finite terms or sums are never error-free.
+ */
+export function exactStep(s: number, c: number, v: number): boolean {
+  const t = s + v;
+  const z = t - s;
+  const e = s - (t - z) + (v - z);
+  const u = c + e;
+  const w = u - c;
+  const f = c - (u - w) + (e - w);
+  stepState.s = t;
+  stepState.c = u;
+  return f === 0; // NaN (from ±inf or overflow) is not 0
+}
+
+const f64 = new Float64Array(1);
+const w32 = new Uint32Array(f64.buffer);
+const LOW = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** The float64 after (or, with `step` −1, before) a positive finite float64 a, by its bit pattern. */
+function neighbour64(a: number, step: 1 | -1): number {
+  f64[0] = a;
+  let lo = w32[LOW] + step;
+  let hi = w32[1 - LOW];
+  if (lo > 0xffffffff) {
+    lo = 0;
+    hi += 1;
+  } else if (lo < 0) {
+    lo = 0xffffffff;
+    hi -= 1;
+  }
+  w32[LOW] = lo;
+  w32[1 - LOW] = hi;
+  return f64[0];
+}
+
+/** The float32 after (or before) a positive finite float32 a, as a number. */
+function neighbour32(a: number, step: 1 | -1): number {
+  f32[0] = a;
+  u32[0] += step;
+  return f32[0];
+}
+
+/**
+ * The correctly rounded (s + c) / d, ties to even, when the certificate proves it; `NaN` otherwise (the
+ * certified path never yields NaN: non-finite states fail it). A zero result is −0 only when s, the IEEE sum
+ * of the terms, is −0 (every term −0), divided by d's sign as IEEE divides.
+ *
+ * @param s - State sum (float64).
+ * @param c - State compensation; s + c is the exact sum of the terms.
+ * @param d - The divisor (k, or the weights' exact sum): finite, non-zero, |d| in [2^-400, 2^400].
+ * @param toFloat32 - Round to float32 instead of float64.
+ */
+export function finishExact(s: number, c: number, d: number, toFloat32: boolean): number {
+  const hi0 = s + c;
+  if (hi0 === 0) return (s === 0 ? s : 0) / d;
+  const z = hi0 - s;
+  const lo0 = s - (hi0 - z) + (c - z);
+  // Divide by |d|: the mean's sign moves to the numerator.
+  const negD = d < 0;
+  const dd = negD ? -d : d;
+  const hi = negD ? -hi0 : hi0;
+  const lo = negD ? -lo0 : lo0;
+  const a = Math.abs(hi);
+  if (!(a >= 2 ** -900 && a <= 2 ** 990)) return Number.NaN;
+  const q = hi / dd;
+  const y = toFloat32 ? Math.fround(q) : q;
+  const ay = Math.abs(y);
+  if (!(ay > 0 && ay < 2 ** 1000)) return Number.NaN;
+  const p = y * dd;
+  const pe = productError(y, dd, p);
+  const dp = hi - p;
+  const r = dp + lo - pe;
+  const err = (Math.abs(dp) + Math.abs(lo) + Math.abs(pe)) * 2 ** -50;
+  const up = (toFloat32 ? neighbour32(ay, 1) : neighbour64(ay, 1)) - ay;
+  const down = ay - (toFloat32 ? neighbour32(ay, -1) : neighbour64(ay, -1));
+  const rr = y < 0 ? -r : r;
+  const ok = rr + err < dd * up * 0.5 && rr - err > -(dd * down * 0.5);
+  return ok ? y : Number.NaN;
+}
+
+/**
+ * The exact product w·x as p + e when Dekker's TwoProduct is error-free for it (operands below 2^995, the
+ * product normal enough that its error term is representable, or a zero operand); `NaN` for e otherwise.
+ * Returns e; p is `w * x`.
+ */
+export function exactProductError(w: number, x: number, p: number): number {
+  if (w === 0 || x === 0) return 0;
+  const ap = Math.abs(p);
+  if (!(ap >= 2 ** -968 && ap < 2 ** 1000) || Math.abs(w) >= 2 ** 995 || Math.abs(x) >= 2 ** 995) {
+    return Number.NaN;
+  }
+  return productError(w, x, p);
+}
