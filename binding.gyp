@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "mean_fusion",
-      "sources": ["native/mean.c", "native/stream.c", "native/files.c", "native/binding.c"],
+      "sources": ["native/mean.c", "native/stream.c", "native/files.c", "native/binding.c", "native/napi-args.c", "native/exact.c", "native/binding-exact.c"],
       "cflags": ["-O3", "-std=c11", "-ffp-contract=off", "-fno-trapping-math", "-fno-fast-math", "-Wall", "-Wextra"],
       "cflags!": ["-O2"],
       "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=c11", "-ffp-contract=off"] },

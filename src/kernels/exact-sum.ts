@@ -11,8 +11,10 @@
  * and the exact residual R = N − y·d = (hi − p) + lo − pe, where p + pe = y·d (Dekker's TwoProduct) and
  * hi − p is exact (Sterbenz). y is the correctly rounded N / d exactly when R / d lies strictly inside
  * (−down/2, up/2), with up and down the spacings of the output format above and below |y|. R is evaluated
- * with two roundings and bounded by 2^-50 (|hi − p| + |lo| + |pe|) (four times the worst case); anything
- * nearer a midpoint (exact ties included), outside the ranges where those steps are exact, or not finite is
+ * with two roundings and bounded by 2^-50 (|hi − p| + |lo| + |pe|) (four times the worst case). Nearer a
+ * midpoint, the exact signs of R ∓ d·spacing/2 (sums of four float64s, by error-free distillation) decide,
+ * exact ties (common: a sum of k values often has only a few bits more than one float64, and a power-of-two
+ * k divides exactly) to even. Values outside the ranges where those steps are exact, or not finite, are
  * left to the exact accumulator.
  *
  * ## References
@@ -96,19 +98,81 @@ export function finishExact(s: number, c: number, d: number, toFloat32: boolean)
   const a = Math.abs(hi);
   if (!(a >= 2 ** -900 && a <= 2 ** 990)) return Number.NaN;
   const q = hi / dd;
-  const y = toFloat32 ? Math.fround(q) : q;
-  const ay = Math.abs(y);
-  if (!(ay > 0 && ay < 2 ** 1000)) return Number.NaN;
-  const p = y * dd;
-  const pe = productError(y, dd, p);
-  const dp = hi - p;
-  const r = dp + lo - pe;
-  const err = (Math.abs(dp) + Math.abs(lo) + Math.abs(pe)) * 2 ** -50;
-  const up = (toFloat32 ? neighbour32(ay, 1) : neighbour64(ay, 1)) - ay;
-  const down = ay - (toFloat32 ? neighbour32(ay, -1) : neighbour64(ay, -1));
-  const rr = y < 0 ? -r : r;
-  const ok = rr + err < dd * up * 0.5 && rr - err > -(dd * down * 0.5);
-  return ok ? y : Number.NaN;
+  let y = toFloat32 ? Math.fround(q) : q;
+  // y is within about one spacing of the result: at most two moves to a neighbour.
+  for (let move = 0; move < 3; move++) {
+    const ay = Math.abs(y);
+    if (!(ay > 0 && ay < 2 ** 1000)) return Number.NaN;
+    const p = y * dd;
+    const pe = productError(y, dd, p);
+    const dp = hi - p; // exact (Sterbenz)
+    const r = dp + lo - pe;
+    const err = (Math.abs(dp) + Math.abs(lo) + Math.abs(pe)) * 2 ** -50;
+    const up = (toFloat32 ? neighbour32(ay, 1) : neighbour64(ay, 1)) - ay;
+    const down = ay - (toFloat32 ? neighbour32(ay, -1) : neighbour64(ay, -1));
+    if (!(up < Number.POSITIVE_INFINITY)) return Number.NaN; // float32's largest value: overflow is near
+    const sign = y < 0 ? -1 : 1;
+    const rr = sign * r;
+    const hu = dd * up * 0.5;
+    const hd = dd * down * 0.5;
+    if (rr + err < hu && rr - err > -hd) return y;
+    // Near or on a midpoint, or beyond: the exact signs of R ∓ spacing/2 decide (ties to even).
+    const above = exactSign4(sign * dp, sign * lo, -sign * pe, -hu);
+    if (above === 0) return sign * evenOf(ay, ay + up, toFloat32);
+    if (above === 1) {
+      y = sign * (ay + up);
+      continue;
+    }
+    if (above !== -1) return Number.NaN; // undecided: exact accumulator
+    const below = exactSign4(sign * dp, sign * lo, -sign * pe, hd);
+    if (below === 0) return sign * evenOf(ay, ay - down, toFloat32);
+    if (below === -1) {
+      y = sign * (ay - down);
+      continue;
+    }
+    return below === 1 ? y : Number.NaN;
+  }
+  return Number.NaN;
+}
+
+/** Of two neighbouring positive values of the output format, the one whose last significand bit is 0. */
+function evenOf(a: number, b: number, toFloat32: boolean): number {
+  if (toFloat32) {
+    f32[0] = a;
+    return (u32[0] & 1) === 0 ? a : b;
+  }
+  f64[0] = a;
+  return (w32[LOW] & 1) === 0 ? a : b;
+}
+
+/**
+ * The exact sign (−1, 0 or 1) of a + b + c + d, by repeated error-free distillation (VecSum) until the
+ * largest term outweighs the others' magnitudes; NaN if that takes more than a few passes.
+ */
+export function exactSign4(a: number, b: number, c: number, d: number): number {
+  let x0 = a;
+  let x1 = b;
+  let x2 = c;
+  let x3 = d;
+  for (let pass = 0; pass < 8; pass++) {
+    let s = x0 + x1;
+    let z = s - x0;
+    const e1 = x0 - (s - z) + (x1 - z);
+    let t = s + x2;
+    z = t - s;
+    const e2 = s - (t - z) + (x2 - z);
+    s = t + x3;
+    z = s - t;
+    const e3 = t - (s - z) + (x3 - z);
+    const tail = Math.abs(e1) + Math.abs(e2) + Math.abs(e3);
+    if (tail === 0) return s > 0 ? 1 : s < 0 ? -1 : 0;
+    if (Math.abs(s) > tail * (1 + 2 ** -50)) return s > 0 ? 1 : -1;
+    x0 = e1;
+    x1 = e2;
+    x2 = e3;
+    x3 = s;
+  }
+  return Number.NaN;
 }
 
 /**
