@@ -3,14 +3,10 @@ import { defer, map, type Observable, type OperatorFunction, reduce } from 'rxjs
 import { describe, EmptyInputError, OptionError } from '../errors.js';
 import { type BigIntArray, isBigIntArray, type TypedArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
-import {
-  RunningAccumulator,
-  resolveStreamOptions,
-  type StreamItem,
-  type StreamMeanOptions,
-  StreamReader,
-} from './internal/accumulator.js';
 import { ExactIntegerAccumulator } from './internal/int64-stream.js';
+import { RunningAccumulator } from './internal/running-accumulator.js';
+import { resolveStreamOptions, type StreamMeanOptions } from './internal/stream-options.js';
+import { type StreamItem, StreamReader } from './internal/stream-reader.js';
 
 /** Options of {@link runningMean}. */
 export interface RunningMeanOptions extends StreamMeanOptions {
