@@ -57,7 +57,9 @@ const tiny = fc.oneof(
 );
 const wide = fc.double({ noNaN: true, noDefaultInfinity: true });
 const bitsOf = (bits: number, shift: number) =>
-  fc.bigInt({ min: -(2n ** BigInt(bits)) + 1n, max: 2n ** BigInt(bits) - 1n }).map((m) => Number(m) * 2 ** shift);
+  fc
+    .bigInt({ min: -(2n ** BigInt(bits)) + 1n, max: 2n ** BigInt(bits) - 1n })
+    .map((m) => Number(m) * 2 ** shift);
 
 /** One column-major job: k inputs of n elements, every element drawn by one family. */
 function jobOf(dtype: Out) {
@@ -85,12 +87,18 @@ function jobOf(dtype: Out) {
           : f === 'wide'
             ? wide
             : f === 'huge'
-              ? fc.oneof(huge, huge.map((x) => -x))
+              ? fc.oneof(
+                  huge,
+                  huge.map((x) => -x),
+                )
               : f === 'tiny'
                 ? tiny
                 : f === 'mixed'
                   ? fc.oneof(wide, huge, tiny, fc.constantFrom(0, -0, 1, -1, Number.NaN, Infinity))
-                  : fc.oneof(fc.double({ min: -1e20, max: 1e20, noNaN: true }), fc.constantFrom(1, -1, 0.1, 3));
+                  : fc.oneof(
+                      fc.double({ min: -1e20, max: 1e20, noNaN: true }),
+                      fc.constantFrom(1, -1, 0.1, 3),
+                    );
       return fc
         .array(fc.array(value, { minLength: n, maxLength: n }), { minLength: k, maxLength: k })
         .map((cols) => {
@@ -128,11 +136,17 @@ describe('exact: true, the issue examples', () => {
   });
 
   it('−0 when every term is −0, +0 when non-zero terms cancel; no spurious overflow or underflow', () => {
-    const m = (xs: number[], o = {}) => meanFusion(xs.map((x) => one(x)), { exact: true, ...o }).data[0];
+    const m = (xs: number[], o = {}) =>
+      meanFusion(
+        xs.map((x) => one(x)),
+        { exact: true, ...o },
+      ).data[0];
     expect(Object.is(m([-0, -0, -0]), -0)).toBe(true);
     expect(Object.is(m([-0, 0]), 0)).toBe(true);
     expect(Object.is(m([1, -1]), 0)).toBe(true);
-    expect(m([1.7e308, 1.7e308, -1.7e308])).toBe(exactMeanRounded([1.7e308, 1.7e308, -1.7e308], null, false, 'float64'));
+    expect(m([1.7e308, 1.7e308, -1.7e308])).toBe(
+      exactMeanRounded([1.7e308, 1.7e308, -1.7e308], null, false, 'float64'),
+    );
     expect(m([1e308, 1e308])).toBe(1e308);
     expect(m([5e-324, 5e-324, 5e-324])).toBe(5e-324);
     expect(m([5e-324, 0])).toBe(0); // 2^-1075: a tie, to even (0)
@@ -198,7 +212,9 @@ describe('exact: true against the exact reference (property)', () => {
     fc.assert(
       fc.property(jobOf('float64'), fc.boolean(), (cols, ints) => {
         const inputs = ints
-          ? cols.map((c) => tensor(Int32Array.from(c.map((x) => (Number.isFinite(x) ? Math.trunc(x % 2 ** 31) : 0)))))
+          ? cols.map((c) =>
+              tensor(Int32Array.from(c.map((x) => (Number.isFinite(x) ? Math.trunc(x % 2 ** 31) : 0)))),
+            )
           : tensors(cols, 'float64');
         const got = meanFusion(inputs, { exact: true, dtype: 'float32' });
         expectBits(got.data as Float32Array, reference(inputs, null, false, 'float32'), 'float32 output');
@@ -227,7 +243,9 @@ describe('exact: true against the exact reference (property)', () => {
     };
     const n = 5000;
     for (const k of [2, 3, 8]) {
-      const cols = Array.from({ length: k }, () => Array.from({ length: n }, () => rand() + rand() * 2 ** -31));
+      const cols = Array.from({ length: k }, () =>
+        Array.from({ length: n }, () => rand() + rand() * 2 ** -31),
+      );
       for (const dtype of ['float64', 'float32'] as const) {
         const inputs = tensors(cols, dtype);
         expectBits(

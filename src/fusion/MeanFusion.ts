@@ -82,7 +82,11 @@ export class MeanFusion {
     if (typeof config !== 'object' || config === null) {
       throw new OptionError(`Expected the config of MeanFusion to be an object, got ${describe(config)}`);
     }
-    assertKnownKeys(config, ['name', 'dims', 'weights', 'nan', 'exact', 'preprocess', 'postprocess'], 'MeanFusion');
+    assertKnownKeys(
+      config,
+      ['name', 'dims', 'weights', 'nan', 'exact', 'preprocess', 'postprocess'],
+      'MeanFusion',
+    );
     const name = config.name ?? 'mean_fusion';
     if (typeof name !== 'string')
       throw new OptionError(`Expected \`name\` to be a string, got ${typeof name}`);

@@ -93,7 +93,14 @@ const flags = new Int32Array(1 + 16384);
 function mapped(task: FuseFilesTask, files: FileCache, out: FloatDataArray): boolean {
   const k = nativeKernel() as unknown as NativeFileExports | null;
   const { weights, nanOmit, half, exact } = task.params;
-  if (k === null || weights !== null || nanOmit || half !== undefined || exact === true || out instanceof Uint16Array)
+  if (
+    k === null ||
+    weights !== null ||
+    nanOmit ||
+    half !== undefined ||
+    exact === true ||
+    out instanceof Uint16Array
+  )
     return false;
   const fds: number[] = [];
   const offsets: number[] = [];

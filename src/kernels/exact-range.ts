@@ -13,8 +13,8 @@ import type { AnyTypedArray, FloatArray, TypedArray } from '../tensor/dtype.js';
 import { exactElementMean, exactWeights } from './exact-rational.js';
 import { exactProductError, exactStep, finishExact, stepState } from './exact-sum.js';
 import { hasBigIntInput } from './int64.js';
-import { meanExactNative, nativeExact } from './native-exact.js';
 import { nativeReads } from './native.js';
+import { meanExactNative, nativeExact } from './native-exact.js';
 import type { MeanKernelParams } from './params.js';
 
 /** Below this many elements a native call costs more than the JavaScript loop saves. */

@@ -53,7 +53,11 @@ export function fuseMean(options?: FuseMeanOptions): OperatorFunction<readonly T
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new OptionError(`Expected the options of fuseMean to be an object, got ${describe(options)}`);
   }
-  assertKnownKeys(options ?? {}, ['weights', 'nan', 'dtype', 'exact', 'pool', 'concurrency', 'out'], 'fuseMean');
+  assertKnownKeys(
+    options ?? {},
+    ['weights', 'nan', 'dtype', 'exact', 'pool', 'concurrency', 'out'],
+    'fuseMean',
+  );
   const { pool, concurrency, ...fusion } = options ?? {};
   if ((fusion as MeanFusionOptions).out !== undefined) {
     throw new OptionError(

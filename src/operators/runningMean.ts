@@ -83,10 +83,7 @@ export function runningMean(options?: RunningMeanOptions): OperatorFunction<Stre
       };
       if (emit === 'each') return source.pipe(map((item) => push(item).result()));
       return source.pipe(
-        reduce<StreamItem, Accumulator | undefined>(
-          (_, item) => push(item),
-          undefined,
-        ),
+        reduce<StreamItem, Accumulator | undefined>((_, item) => push(item), undefined),
         map((done) => {
           if (done === undefined) {
             throw new EmptyInputError('The stream completed without any tensor: a mean needs at least one');

@@ -12,11 +12,7 @@
 import { OptionError } from '../../errors.js';
 import { roundRatio, scaled } from '../../kernels/exact-rational.js';
 import { exactProductError, exactStep, finishExact, stepState } from '../../kernels/exact-sum.js';
-import {
-  accumulateExactNative,
-  finishExactNative,
-  nativeExactStream,
-} from '../../kernels/native-exact.js';
+import { accumulateExactNative, finishExactNative, nativeExactStream } from '../../kernels/native-exact.js';
 import type { FloatArray, FloatDType, TypedArray } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
 import type { AnyTensor, Tensor } from '../../tensor/tensor.js';
@@ -208,7 +204,8 @@ export class ExactRunningAccumulator {
     const c = this.#c;
     const f32 = this.#f32;
     // Without omission every element shares one divisor: a float64 when Σw is one, else exact only.
-    const shared = this.#wExact && this.#wHi + this.#wLo - this.#wHi === this.#wLo ? this.#wHi + this.#wLo : NaN;
+    const shared =
+      this.#wExact && this.#wHi + this.#wLo - this.#wHi === this.#wLo ? this.#wHi + this.#wLo : NaN;
     const native = this.#native ?? null;
     const exactly = (i: number): void => {
       o[i] = this.#exactElement(i);
