@@ -145,7 +145,7 @@ describe('exact: true on every path', () => {
       const want = meanFusion(inputs, { exact: true });
       const out = join(dir, `out-${f32}.npy`);
       await fuseFilesAsync(paths, out, { exact: true, pool, chunkRows: 4 });
-      expectSame(await readNpy(out), want, `fuseFiles f32=${f32}`);
+      expectSame((await readNpy(out)) as Tensor, want, `fuseFiles f32=${f32}`);
       const cliOut = join(dir, `cli-${f32}.npy`);
       const code = await new Promise<number>((resolve) =>
         execFile(process.execPath, [BIN, ...paths, '-o', cliOut, '--exact', '--threads', '2'], (e) =>
@@ -153,7 +153,7 @@ describe('exact: true on every path', () => {
         ),
       );
       expect(code).toBe(0);
-      expectSame(await readNpy(cliOut), want, `CLI --exact f32=${f32}`);
+      expectSame((await readNpy(cliOut)) as Tensor, want, `CLI --exact f32=${f32}`);
       // float64 cancels: the default mode's sequential sum loses the small terms (float32 defaults are compensated).
       if (!f32) expect((await readNpy(cliOut)).data[0]).not.toBe(meanFusion(inputs).data[0]);
     }
