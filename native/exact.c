@@ -8,7 +8,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "dispatch.h"
+/* accumulate.h: the plain scanned sums and their certificate (block_exact), shared with mean.c. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "accumulate.h"
+#pragma GCC diagnostic pop
 
 static inline uint64_t bits64(double x) {
   uint64_t b;
@@ -271,11 +275,22 @@ static int scan_certifies(const uint64_t *range, double k) {
 }
 
 /*
- * Every input, in order, into the block state of elements [i0, i0 + n): the scanned variant first, and
- * when its certificate fails the marked one (m[i] != 0 where a step was not error-free). Returns 1 when the
+ * Every input, in order, into the block state of elements [i0, i0 + n): without float64 inputs the plain
+ * sums when they are provably exact, else the scanned variant, and when its certificate fails the marked one (m[i] != 0 where a step was not error-free). Returns 1 when the
  * scanned variant held (m unused).
  */
 static int exact_block(const mf_input *in, size_t k, double *s, double *c, double *m, size_t i0, size_t n) {
+  /* Without float64 inputs the plain float64 sums are often exact (block_exact): s alone holds the sum. */
+  int any_f64 = 0;
+  for (size_t j = 0; j < k; j++) any_f64 |= in[j].dtype == MF_F64;
+  if (!any_f64) {
+    uint32_t r32[2];
+    accumulate(SCAN, in, k, s, NULL, r32, i0, n);
+    if (block_exact(in, k, r32)) {
+      memset(c, 0, n * sizeof(double));
+      return 1;
+    }
+  }
   uint64_t range[2] = {UINT64_MAX, 0};
   for (size_t j = 0; j < k;) {
     if (run_of_four(in, k, j)) {
