@@ -185,6 +185,43 @@ DEFINE_SCANNED(ex_i32, int32_t)
 DEFINE_SCANNED(ex_u32, uint32_t)
 DEFINE_SCANNED4(ex_f64, double)
 DEFINE_SCANNED4(ex_f32, float)
+/* Eight consecutive float64 inputs in one pass (the state stays in registers across all eight). */
+CLONES static void ex_f64_s8(double *restrict s, double *restrict c, uint64_t *restrict range,
+                             const double *const *restrict x, size_t n, int first) {
+  uint64_t lo = range[0], hi = range[1];
+  const double *restrict a0 = x[0], *restrict a1 = x[1], *restrict a2 = x[2], *restrict a3 = x[3];
+  const double *restrict a4 = x[4], *restrict a5 = x[5], *restrict a6 = x[6], *restrict a7 = x[7];
+  for (size_t i = 0; i < n; i++) {
+    double si, ci, v = a0[i];
+    if (first) {
+      si = v;
+      ci = 0.0;
+      SCAN(lo, hi, v);
+    } else {
+      si = s[i];
+      ci = c[i];
+      SCAN_STEP(si, ci, lo, hi, v);
+    }
+    v = a1[i];
+    SCAN_STEP(si, ci, lo, hi, v);
+    v = a2[i];
+    SCAN_STEP(si, ci, lo, hi, v);
+    v = a3[i];
+    SCAN_STEP(si, ci, lo, hi, v);
+    v = a4[i];
+    SCAN_STEP(si, ci, lo, hi, v);
+    v = a5[i];
+    SCAN_STEP(si, ci, lo, hi, v);
+    v = a6[i];
+    SCAN_STEP(si, ci, lo, hi, v);
+    v = a7[i];
+    SCAN_STEP(si, ci, lo, hi, v);
+    s[i] = si;
+    c[i] = ci;
+  }
+  range[0] = lo;
+  range[1] = hi;
+}
 
 #define AT(x, T, i0) ((const T *)(x)->data + (i0))
 
@@ -293,7 +330,12 @@ static int exact_block(const mf_input *in, size_t k, double *s, double *c, doubl
   }
   uint64_t range[2] = {UINT64_MAX, 0};
   for (size_t j = 0; j < k;) {
-    if (run_of_four(in, k, j)) {
+    if (run_of_four(in, k, j) && run_of_four(in, k, j + 4) && in[j].dtype == MF_F64 && in[j + 4].dtype == MF_F64) {
+      const double *x[8];
+      for (int q = 0; q < 8; q++) x[q] = AT(&in[j + q], double, i0);
+      ex_f64_s8(s, c, range, x, n, j == 0);
+      j += 8;
+    } else if (run_of_four(in, k, j)) {
       if (in[j].dtype == MF_F64) {
         ex_f64_s4(s, c, range, AT(&in[j], double, i0), AT(&in[j + 1], double, i0), AT(&in[j + 2], double, i0),
                   AT(&in[j + 3], double, i0), n, j == 0);
