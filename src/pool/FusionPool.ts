@@ -22,8 +22,20 @@ import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { ChunkError, PoolClosedError } from './errors.js';
 import { linkSignal } from './linked-signal.js';
-import { DEFAULT_CHUNK_BYTES, NATIVE_CHUNK_BYTES, planChunks, type RowRange } from './plan.js';
-import type { FuseChunkResult, FuseChunkTask } from './protocol.js';
+import {
+  CLAIMS_PER_TASK,
+  DEFAULT_CHUNK_BYTES,
+  NATIVE_CHUNK_BYTES,
+  planChunks,
+  type RowRange,
+} from './plan.js';
+import {
+  CLAIM_CANCELLED,
+  CLAIM_NEXT,
+  CLAIM_SLOTS,
+  type FuseChunkResult,
+  type FuseChunkTask,
+} from './protocol.js';
 import { runChunks$ } from './run-chunks.js';
 import { ThreadExits } from './thread-exits.js';
 import { workerPath } from './worker-path.js';
@@ -106,6 +118,18 @@ export interface FusionPoolOptions {
   filename?: string;
 }
 
+/** The tasks of one job that claim its chunks (see {@link FuseClaim}). */
+interface ClaimTasks {
+  readonly control: Int32Array;
+  readonly bounds: Float64Array;
+  /** Elements a task writes before it returns. */
+  readonly budget: number;
+  /** One descriptor a task. */
+  readonly slots: readonly number[];
+  add(written: number): void;
+  written(): number;
+}
+
 /** Options of {@link FusionPool.fuse}: those of `meanFusion` plus chunking and cancellation. */
 export interface FuseOptions extends MeanFusionOptions {
   /**
@@ -164,6 +188,8 @@ export class FusionPool {
   readonly #chunkBytes: number;
   readonly #inlineBytes: number;
   readonly #filename: string;
+  /** True for the pool's own worker, whose tasks claim chunks (a custom `filename` gets one task a chunk). */
+  readonly #claims: boolean;
   readonly #copyPlain: boolean;
   readonly #exits: ThreadExits;
   /**
@@ -222,6 +248,7 @@ export class FusionPool {
     }
     this.#copyPlain = options.plainInputs === 'copy';
     this.#filename = options.filename ?? workerPath('fuse-entry.cjs');
+    this.#claims = options.filename === undefined;
     this.#piscina = new Piscina({
       filename: this.#filename,
       // One thread always lives (started here, unref'd while idle so it never holds the process open): when
@@ -293,16 +320,20 @@ export class FusionPool {
     const rows = rowCount(plan.shape);
     const elements = shapeSize(plan.shape);
     const bytesPerElement = plan.inputs.reduce((sum, t) => sum + itemSize(t.dtype), itemSize(plan.dtype));
+    // The pool's own worker claims chunks a fraction of a task's budget, so the threads balance finely.
+    const chunkBytes = this.#claims
+      ? Math.max(1, Math.floor(this.#chunkBytes / CLAIMS_PER_TASK))
+      : this.#chunkBytes;
     const chunks = planChunks(rows, rowSize(plan.shape) * bytesPerElement, {
       chunkRows,
-      chunkBytes: this.#chunkBytes,
+      chunkBytes,
       threads: this.#threads,
     });
     signal?.throwIfAborted();
     const params: MeanKernelParams = kernelParams(plan);
     const small = elements * bytesPerElement < this.#inlineBytes || elements === 0;
     if (small || (!this.#copyPlain && !plan.inputs.every(isShared))) return runPlan(plan);
-    return this.#fusePooled(plan, params, chunks, signal);
+    return this.#fusePooled(plan, params, chunks, bytesPerElement, signal);
   }
 
   /**
@@ -419,11 +450,37 @@ export class FusionPool {
       }) as Promise<T>;
   }
 
+  /**
+   * The shared state of a job whose tasks claim its chunks: enough tasks (a multiple of the thread count) for
+   * each to write about one task budget (`chunkBytes`), and the chunks' element bounds.
+   */
+  #claimTasks(chunks: readonly RowRange[], width: number, bytesPerElement: number): ClaimTasks {
+    const elements = (chunks.at(-1)?.end ?? 0) * width;
+    const budget = Math.max(1, Math.floor(this.#chunkBytes / bytesPerElement));
+    const threads = this.#threads;
+    const count = Math.min(chunks.length, Math.ceil(Math.ceil(elements / budget) / threads) * threads);
+    const bounds = new Float64Array(new SharedArrayBuffer(8 * (chunks.length + 1)));
+    for (const [c, chunk] of chunks.entries()) bounds[c] = chunk.start * width;
+    bounds[chunks.length] = elements;
+    let written = 0;
+    return {
+      control: new Int32Array(new SharedArrayBuffer(4 * (CLAIM_SLOTS + count))),
+      bounds,
+      budget,
+      slots: Array.from({ length: count }, (_, slot) => slot),
+      add: (n) => {
+        written += n;
+      },
+      written: () => written,
+    };
+  }
+
   /** Sends the chunks of a validated job to the threads and resolves with the output once all are written. */
   #fusePooled(
     plan: FusionPlan,
     params: MeanKernelParams,
     chunks: readonly RowRange[],
+    bytesPerElement: number,
     signal: AbortSignal | undefined,
   ): Promise<Tensor> {
     const rows = rowCount(plan.shape);
@@ -453,6 +510,7 @@ export class FusionPool {
       const settle = (error: unknown, failed: boolean) => {
         if (settled) return;
         settled = true;
+        if (claims !== undefined) Atomics.store(claims.control, CLAIM_CANCELLED, 1);
         subscription.unsubscribe();
         this.#active.delete(cancel);
         signal?.removeEventListener('abort', onAbort);
@@ -461,10 +519,17 @@ export class FusionPool {
           void this.#exits.stopped().then(() => reject(error));
           return;
         }
+        if (claims !== undefined && claims.written() !== rows * width) {
+          reject(
+            new Error(`FusionPool: the chunk tasks wrote ${claims.written()} of ${rows * width} elements`),
+          );
+          return;
+        }
         if (callerOut !== undefined && callerOut !== target) callerOut.data.set(out);
         resolve(callerOut ?? target);
       };
       const cancel = (reason: unknown) => settle(reason, true);
+      const claims = this.#claims ? this.#claimTasks(chunks, width, bytesPerElement) : undefined;
       const onAbort = () => settle(signal?.reason, true);
       this.#active.add(cancel);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -482,8 +547,41 @@ export class FusionPool {
           throw new ChunkError(chunk.start, chunk.end, rows, error);
         });
       };
+      const claimed = (slot: number, taskSignal: AbortSignal): Promise<FuseChunkResult> => {
+        const plan = claims as ClaimTasks;
+        // Every chunk already claimed: the tasks running write them; no round trip for nothing.
+        if (Atomics.load(plan.control, CLAIM_NEXT) >= chunks.length) return Promise.resolve(0);
+        const task: FuseChunkTask = {
+          inputs,
+          out,
+          start: 0,
+          end: rows * width,
+          rowStart: 0,
+          rowEnd: rows,
+          params,
+          claim: { control: plan.control, bounds: plan.bounds, slot, budget: plan.budget },
+        };
+        return this.#run<FuseChunkResult>(task, filename, 'default', taskSignal).then(
+          (written) => {
+            plan.add(written);
+            return written;
+          },
+          (error: unknown) => {
+            const chunk = chunks[Atomics.load(plan.control, CLAIM_SLOTS + slot) - 1] ?? {
+              start: 0,
+              end: rows,
+            };
+            throw new ChunkError(chunk.start, chunk.end, rows, error);
+          },
+        );
+      };
+      const concurrency = this.#threads * TASKS_PER_THREAD;
+      const pipeline: Observable<unknown> =
+        claims === undefined
+          ? runChunks$(chunks, run, concurrency)
+          : runChunks$(claims.slots, claimed, concurrency);
       subscription.add(
-        runChunks$(chunks, run, this.#threads * TASKS_PER_THREAD).subscribe({
+        pipeline.subscribe({
           error: (error: unknown) => settle(error, true),
           complete: () => settle(undefined, false),
         }),

@@ -43,6 +43,13 @@ export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
  */
 export const NATIVE_CHUNK_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Chunks per task budget when the pool's own worker runs: its tasks claim chunks of `chunkBytes / 32` one
+ * by one from a shared counter, so two threads end within a small chunk of each other without a round trip
+ * through the calling thread for every chunk.
+ */
+export const CLAIMS_PER_TASK = 32;
+
 function positiveInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw new OptionError(`Expected \`${name}\` to be an integer from 1 and up, got ${describe(value)}`);
