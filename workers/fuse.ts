@@ -9,6 +9,7 @@ import {
   CLAIM_CANCELLED,
   CLAIM_NEXT,
   CLAIM_SLOTS,
+  CLAIM_YIELD,
   type FuseChunkResult,
   type FuseChunkTask,
 } from '../src/pool/protocol.js';
@@ -16,7 +17,7 @@ import {
 /**
  * Writes elements `[task.start, task.end)` of `task.out` with the same kernel as `meanFusion`, so the bits are
  * identical however the job is split. With `task.claim`, writes the job's chunks it claims instead, one by
- * one, until it has written `claim.budget` elements, none is left or the job is cancelled.
+ * one, until none is left or the job is cancelled, or after one chunk at least when other work waits.
  *
  * @returns The number of elements written.
  */
@@ -26,10 +27,12 @@ export default function fuseChunk(task: FuseChunkTask): FuseChunkResult {
     meanRange(task.inputs, task.out, task.start, task.end, task.params);
     return task.end - task.start;
   }
-  const { control, bounds, slot, budget } = claim;
+  const { control, bounds, slot } = claim;
   const chunks = bounds.length - 1;
   let written = 0;
-  while (written < budget && Atomics.load(control, CLAIM_CANCELLED) === 0) {
+  for (let n = 0; Atomics.load(control, CLAIM_CANCELLED) === 0; n++) {
+    // Yielding returns the thread to the pool's queue (the job's next task queues behind the waiting work).
+    if (n > 0 && Atomics.load(control, CLAIM_YIELD) !== 0) break;
     const c = Atomics.add(control, CLAIM_NEXT, 1);
     if (c >= chunks) break;
     // Which chunk this task is in, so that a failure names its rows.

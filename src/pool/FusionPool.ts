@@ -22,17 +22,12 @@ import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { ChunkError, PoolClosedError } from './errors.js';
 import { linkSignal } from './linked-signal.js';
-import {
-  CLAIMS_PER_TASK,
-  DEFAULT_CHUNK_BYTES,
-  NATIVE_CHUNK_BYTES,
-  planChunks,
-  type RowRange,
-} from './plan.js';
+import { CLAIM_BYTES, DEFAULT_CHUNK_BYTES, NATIVE_CHUNK_BYTES, planChunks, type RowRange } from './plan.js';
 import {
   CLAIM_CANCELLED,
   CLAIM_NEXT,
   CLAIM_SLOTS,
+  CLAIM_YIELD,
   type FuseChunkResult,
   type FuseChunkTask,
 } from './protocol.js';
@@ -122,9 +117,7 @@ export interface FusionPoolOptions {
 interface ClaimTasks {
   readonly control: Int32Array;
   readonly bounds: Float64Array;
-  /** Elements a task writes before it returns. */
-  readonly budget: number;
-  /** One descriptor a task. */
+  /** One descriptor a lane: a lane runs the tasks of one thread, one after another. */
   readonly slots: readonly number[];
   add(written: number): void;
   written(): number;
@@ -186,6 +179,8 @@ export class FusionPool {
   readonly #piscina: Piscina;
   readonly #threads: number;
   readonly #chunkBytes: number;
+  /** Chunk size of the own worker's claims (`chunkBytes` when given, else {@link CLAIM_BYTES}). */
+  readonly #claimBytes: number;
   readonly #inlineBytes: number;
   readonly #filename: string;
   /** True for the pool's own worker, whose tasks claim chunks (a custom `filename` gets one task a chunk). */
@@ -201,6 +196,9 @@ export class FusionPool {
   readonly #active = new Set<(reason: unknown) => void>();
   #closing: Promise<void> | undefined;
   #pendingTasks = 0;
+  /** The claim counters of the jobs in flight on the own worker, and the runTask calls in flight. */
+  readonly #claimJobs = new Set<Int32Array>();
+  #otherTasks = 0;
 
   /**
    * @throws {OptionError} when `options` is not an object or has an unknown key, `threads` is not an
@@ -222,6 +220,7 @@ export class FusionPool {
       );
     }
     this.#threads = integerOption(threads, 'threads', 1);
+    this.#claimBytes = options.chunkBytes ?? CLAIM_BYTES;
     this.#chunkBytes = integerOption(
       options.chunkBytes ?? (nativeKernel() !== null ? NATIVE_CHUNK_BYTES : DEFAULT_CHUNK_BYTES),
       'chunkBytes',
@@ -320,10 +319,8 @@ export class FusionPool {
     const rows = rowCount(plan.shape);
     const elements = shapeSize(plan.shape);
     const bytesPerElement = plan.inputs.reduce((sum, t) => sum + itemSize(t.dtype), itemSize(plan.dtype));
-    // The pool's own worker claims chunks a fraction of a task's budget, so the threads balance finely.
-    const chunkBytes = this.#claims
-      ? Math.max(1, Math.floor(this.#chunkBytes / CLAIMS_PER_TASK))
-      : this.#chunkBytes;
+    // The own worker's tasks claim small chunks one after another, so the threads balance finely.
+    const chunkBytes = this.#claims ? this.#claimBytes : this.#chunkBytes;
     const chunks = planChunks(rows, rowSize(plan.shape) * bytesPerElement, {
       chunkRows,
       chunkBytes,
@@ -333,7 +330,7 @@ export class FusionPool {
     const params: MeanKernelParams = kernelParams(plan);
     const small = elements * bytesPerElement < this.#inlineBytes || elements === 0;
     if (small || (!this.#copyPlain && !plan.inputs.every(isShared))) return runPlan(plan);
-    return this.#fusePooled(plan, params, chunks, bytesPerElement, signal);
+    return this.#fusePooled(plan, params, chunks, signal);
   }
 
   /**
@@ -381,7 +378,23 @@ export class FusionPool {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run<T>(task, opts.filename, opts.name, opts.signal);
+    // Running fuse jobs hand their threads over after their current chunk.
+    this.#otherTasks++;
+    this.#updateYield();
+    return this.#run<T>(task, opts.filename, opts.name, opts.signal).finally(() => {
+      this.#otherTasks--;
+      this.#updateYield();
+    });
+  }
+
+  /**
+   * Asks the tasks of the jobs claiming chunks to give their thread back after each chunk while other work
+   * shares the pool (another job, a runTask call), so jobs interleave chunk by chunk as they queue; a job
+   * alone keeps one task a thread from start to end.
+   */
+  #updateYield(): void {
+    const shared = this.#claimJobs.size > 1 || this.#otherTasks > 0 ? 1 : 0;
+    for (const control of this.#claimJobs) Atomics.store(control, CLAIM_YIELD, shared);
   }
 
   /**
@@ -451,14 +464,12 @@ export class FusionPool {
   }
 
   /**
-   * The shared state of a job whose tasks claim its chunks: enough tasks (a multiple of the thread count) for
-   * each to write about one task budget (`chunkBytes`), and the chunks' element bounds.
+   * The shared state of a job whose tasks claim its chunks: the chunks' element bounds and the counters, with
+   * a slot for each lane (one a thread, at most one a chunk).
    */
-  #claimTasks(chunks: readonly RowRange[], width: number, bytesPerElement: number): ClaimTasks {
+  #claimTasks(chunks: readonly RowRange[], width: number): ClaimTasks {
     const elements = (chunks.at(-1)?.end ?? 0) * width;
-    const budget = Math.max(1, Math.floor(this.#chunkBytes / bytesPerElement));
-    const threads = this.#threads;
-    const count = Math.min(chunks.length, Math.ceil(Math.ceil(elements / budget) / threads) * threads);
+    const count = Math.min(chunks.length, this.#threads * TASKS_PER_THREAD);
     const bounds = new Float64Array(new SharedArrayBuffer(8 * (chunks.length + 1)));
     for (const [c, chunk] of chunks.entries()) bounds[c] = chunk.start * width;
     bounds[chunks.length] = elements;
@@ -466,7 +477,6 @@ export class FusionPool {
     return {
       control: new Int32Array(new SharedArrayBuffer(4 * (CLAIM_SLOTS + count))),
       bounds,
-      budget,
       slots: Array.from({ length: count }, (_, slot) => slot),
       add: (n) => {
         written += n;
@@ -480,7 +490,6 @@ export class FusionPool {
     plan: FusionPlan,
     params: MeanKernelParams,
     chunks: readonly RowRange[],
-    bytesPerElement: number,
     signal: AbortSignal | undefined,
   ): Promise<Tensor> {
     const rows = rowCount(plan.shape);
@@ -510,7 +519,11 @@ export class FusionPool {
       const settle = (error: unknown, failed: boolean) => {
         if (settled) return;
         settled = true;
-        if (claims !== undefined) Atomics.store(claims.control, CLAIM_CANCELLED, 1);
+        if (claims !== undefined) {
+          Atomics.store(claims.control, CLAIM_CANCELLED, 1);
+          this.#claimJobs.delete(claims.control);
+          this.#updateYield();
+        }
         subscription.unsubscribe();
         this.#active.delete(cancel);
         signal?.removeEventListener('abort', onAbort);
@@ -529,7 +542,11 @@ export class FusionPool {
         resolve(callerOut ?? target);
       };
       const cancel = (reason: unknown) => settle(reason, true);
-      const claims = this.#claims ? this.#claimTasks(chunks, width, bytesPerElement) : undefined;
+      const claims = this.#claims ? this.#claimTasks(chunks, width) : undefined;
+      if (claims !== undefined) {
+        this.#claimJobs.add(claims.control);
+        this.#updateYield();
+      }
       const onAbort = () => settle(signal?.reason, true);
       this.#active.add(cancel);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -547,10 +564,10 @@ export class FusionPool {
           throw new ChunkError(chunk.start, chunk.end, rows, error);
         });
       };
-      const claimed = (slot: number, taskSignal: AbortSignal): Promise<FuseChunkResult> => {
+      // One lane a thread: it runs tasks that claim chunks until none is left (a task returns early only when
+      // it yields the thread to other work; the lane's next task then queues behind that work).
+      const claimed = async (slot: number, taskSignal: AbortSignal): Promise<FuseChunkResult> => {
         const plan = claims as ClaimTasks;
-        // Every chunk already claimed: the tasks running write them; no round trip for nothing.
-        if (Atomics.load(plan.control, CLAIM_NEXT) >= chunks.length) return Promise.resolve(0);
         const task: FuseChunkTask = {
           inputs,
           out,
@@ -559,21 +576,23 @@ export class FusionPool {
           rowStart: 0,
           rowEnd: rows,
           params,
-          claim: { control: plan.control, bounds: plan.bounds, slot, budget: plan.budget },
+          claim: { control: plan.control, bounds: plan.bounds, slot },
         };
-        return this.#run<FuseChunkResult>(task, filename, 'default', taskSignal).then(
-          (written) => {
+        let total = 0;
+        while (Atomics.load(plan.control, CLAIM_NEXT) < chunks.length && !taskSignal.aborted) {
+          try {
+            const written = await this.#run<FuseChunkResult>(task, filename, 'default', taskSignal);
             plan.add(written);
-            return written;
-          },
-          (error: unknown) => {
+            total += written;
+          } catch (error) {
             const chunk = chunks[Atomics.load(plan.control, CLAIM_SLOTS + slot) - 1] ?? {
               start: 0,
               end: rows,
             };
             throw new ChunkError(chunk.start, chunk.end, rows, error);
-          },
-        );
+          }
+        }
+        return total;
       };
       const concurrency = this.#threads * TASKS_PER_THREAD;
       const pipeline: Observable<unknown> =
