@@ -76,9 +76,13 @@ export interface FusionPoolOptions {
    */
   threads?: number;
   /**
-   * Byte budget of one chunk task (input bytes read plus output bytes written); see {@link planChunks}.
-   * @default NATIVE_CHUNK_BYTES (64 MiB) when the native kernel runs, else DEFAULT_CHUNK_BYTES (16 MiB): a few
-   *   milliseconds of kernel time either way
+   * Byte budget of one chunk (input bytes read plus output bytes written); see {@link planChunks}. The
+   * pool's own worker runs one task a thread per job, which claims the chunks one after another from a
+   * shared counter; a custom `filename` worker gets one task a chunk.
+   * @default CLAIM_BYTES (4 MiB) for the pool's own worker: the threads end within a fraction of a
+   *   millisecond of each other, and a claim costs no round trip. For a custom `filename`,
+   *   NATIVE_CHUNK_BYTES (64 MiB) when the native kernel runs, else DEFAULT_CHUNK_BYTES (16 MiB): a few
+   *   milliseconds of kernel time a task either way
    */
   chunkBytes?: number;
   /**
@@ -126,7 +130,7 @@ interface ClaimTasks {
 /** Options of {@link FusionPool.fuse}: those of `meanFusion` plus chunking and cancellation. */
 export interface FuseOptions extends MeanFusionOptions {
   /**
-   * Rows (along the first axis) per chunk task, forcing the split; by default derived from the pool's
+   * Rows (along the first axis) per chunk, forcing the split; by default derived from the pool's
    * `chunkBytes` and thread count.
    */
   chunkRows?: number;
@@ -163,7 +167,10 @@ function integerOption(value: unknown, name: string, min: number, max = Number.M
  *   `out` is written once, at the end, only when the job succeeds.
  * - Jobs below {@link FusionPoolOptions.inlineBytes} run inline on the calling thread (as `meanFusion`; the
  *   promise still settles asynchronously).
- * - Jobs share the threads fairly: each keeps at most `threads` chunks in flight, in one FIFO queue.
+ * - Jobs share the threads fairly: each keeps at most `threads` tasks in flight, in one FIFO queue. A job
+ *   alone on the pool's own worker keeps one task a thread from start to end (the tasks claim its chunks
+ *   from a shared counter, without a round trip through the calling thread); while other jobs or `runTask`
+ *   calls wait, its tasks hand their thread over after each chunk and queue again behind them.
  *
  * Call {@link FusionPool.close} when done (idle threads do not keep the process alive, but close ends
  * them at once).
