@@ -83,13 +83,14 @@ export {
   type RunTaskOptions,
 } from './pool/FusionPool.js';
 export {
+  CLAIM_BYTES,
   DEFAULT_CHUNK_BYTES,
   NATIVE_CHUNK_BYTES,
   type PlanChunksOptions,
   planChunks,
   type RowRange,
 } from './pool/plan.js';
-export type { FuseChunkResult, FuseChunkTask } from './pool/protocol.js';
+export type { FuseChunkResult, FuseChunkTask, FuseClaim } from './pool/protocol.js';
 export { type ChunkResult, runChunks$ } from './pool/run-chunks.js';
 export { workerPath } from './pool/worker-path.js';
 export {

@@ -22,8 +22,15 @@ import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 import { ChunkError, PoolClosedError } from './errors.js';
 import { linkSignal } from './linked-signal.js';
-import { DEFAULT_CHUNK_BYTES, NATIVE_CHUNK_BYTES, planChunks, type RowRange } from './plan.js';
-import type { FuseChunkResult, FuseChunkTask } from './protocol.js';
+import { CLAIM_BYTES, DEFAULT_CHUNK_BYTES, NATIVE_CHUNK_BYTES, planChunks, type RowRange } from './plan.js';
+import {
+  CLAIM_CANCELLED,
+  CLAIM_NEXT,
+  CLAIM_SLOTS,
+  CLAIM_YIELD,
+  type FuseChunkResult,
+  type FuseChunkTask,
+} from './protocol.js';
 import { runChunks$ } from './run-chunks.js';
 import { ThreadExits } from './thread-exits.js';
 import { workerPath } from './worker-path.js';
@@ -69,9 +76,13 @@ export interface FusionPoolOptions {
    */
   threads?: number;
   /**
-   * Byte budget of one chunk task (input bytes read plus output bytes written); see {@link planChunks}.
-   * @default NATIVE_CHUNK_BYTES (64 MiB) when the native kernel runs, else DEFAULT_CHUNK_BYTES (16 MiB): a few
-   *   milliseconds of kernel time either way
+   * Byte budget of one chunk (input bytes read plus output bytes written); see {@link planChunks}. The
+   * pool's own worker runs one task a thread per job, which claims the chunks one after another from a
+   * shared counter; a custom `filename` worker gets one task a chunk.
+   * @default CLAIM_BYTES (4 MiB) for the pool's own worker: the threads end within a fraction of a
+   *   millisecond of each other, and a claim costs no round trip. For a custom `filename`,
+   *   NATIVE_CHUNK_BYTES (64 MiB) when the native kernel runs, else DEFAULT_CHUNK_BYTES (16 MiB): a few
+   *   milliseconds of kernel time a task either way
    */
   chunkBytes?: number;
   /**
@@ -106,10 +117,20 @@ export interface FusionPoolOptions {
   filename?: string;
 }
 
+/** The tasks of one job that claim its chunks (see {@link FuseClaim}). */
+interface ClaimTasks {
+  readonly control: Int32Array;
+  readonly bounds: Float64Array;
+  /** One descriptor a lane: a lane runs the tasks of one thread, one after another. */
+  readonly slots: readonly number[];
+  add(written: number): void;
+  written(): number;
+}
+
 /** Options of {@link FusionPool.fuse}: those of `meanFusion` plus chunking and cancellation. */
 export interface FuseOptions extends MeanFusionOptions {
   /**
-   * Rows (along the first axis) per chunk task, forcing the split; by default derived from the pool's
+   * Rows (along the first axis) per chunk, forcing the split; by default derived from the pool's
    * `chunkBytes` and thread count.
    */
   chunkRows?: number;
@@ -146,7 +167,10 @@ function integerOption(value: unknown, name: string, min: number, max = Number.M
  *   `out` is written once, at the end, only when the job succeeds.
  * - Jobs below {@link FusionPoolOptions.inlineBytes} run inline on the calling thread (as `meanFusion`; the
  *   promise still settles asynchronously).
- * - Jobs share the threads fairly: each keeps at most `threads` chunks in flight, in one FIFO queue.
+ * - Jobs share the threads fairly: each keeps at most `threads` tasks in flight, in one FIFO queue. A job
+ *   alone on the pool's own worker keeps one task a thread from start to end (the tasks claim its chunks
+ *   from a shared counter, without a round trip through the calling thread); while other jobs or `runTask`
+ *   calls wait, its tasks hand their thread over after each chunk and queue again behind them.
  *
  * Call {@link FusionPool.close} when done (idle threads do not keep the process alive, but close ends
  * them at once).
@@ -162,8 +186,12 @@ export class FusionPool {
   readonly #piscina: Piscina;
   readonly #threads: number;
   readonly #chunkBytes: number;
+  /** Chunk size of the own worker's claims (`chunkBytes` when given, else {@link CLAIM_BYTES}). */
+  readonly #claimBytes: number;
   readonly #inlineBytes: number;
   readonly #filename: string;
+  /** True for the pool's own worker, whose tasks claim chunks (a custom `filename` gets one task a chunk). */
+  readonly #claims: boolean;
   readonly #copyPlain: boolean;
   readonly #exits: ThreadExits;
   /**
@@ -175,6 +203,9 @@ export class FusionPool {
   readonly #active = new Set<(reason: unknown) => void>();
   #closing: Promise<void> | undefined;
   #pendingTasks = 0;
+  /** The claim counters of the jobs in flight on the own worker, and the runTask calls in flight. */
+  readonly #claimJobs = new Set<Int32Array>();
+  #otherTasks = 0;
 
   /**
    * @throws {OptionError} when `options` is not an object or has an unknown key, `threads` is not an
@@ -196,6 +227,7 @@ export class FusionPool {
       );
     }
     this.#threads = integerOption(threads, 'threads', 1);
+    this.#claimBytes = options.chunkBytes ?? CLAIM_BYTES;
     this.#chunkBytes = integerOption(
       options.chunkBytes ?? (nativeKernel() !== null ? NATIVE_CHUNK_BYTES : DEFAULT_CHUNK_BYTES),
       'chunkBytes',
@@ -222,6 +254,7 @@ export class FusionPool {
     }
     this.#copyPlain = options.plainInputs === 'copy';
     this.#filename = options.filename ?? workerPath('fuse-entry.cjs');
+    this.#claims = options.filename === undefined;
     this.#piscina = new Piscina({
       filename: this.#filename,
       // One thread always lives (started here, unref'd while idle so it never holds the process open): when
@@ -293,9 +326,11 @@ export class FusionPool {
     const rows = rowCount(plan.shape);
     const elements = shapeSize(plan.shape);
     const bytesPerElement = plan.inputs.reduce((sum, t) => sum + itemSize(t.dtype), itemSize(plan.dtype));
+    // The own worker's tasks claim small chunks one after another, so the threads balance finely.
+    const chunkBytes = this.#claims ? this.#claimBytes : this.#chunkBytes;
     const chunks = planChunks(rows, rowSize(plan.shape) * bytesPerElement, {
       chunkRows,
-      chunkBytes: this.#chunkBytes,
+      chunkBytes,
       threads: this.#threads,
     });
     signal?.throwIfAborted();
@@ -350,7 +385,23 @@ export class FusionPool {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#run<T>(task, opts.filename, opts.name, opts.signal);
+    // Running fuse jobs hand their threads over after their current chunk.
+    this.#otherTasks++;
+    this.#updateYield();
+    return this.#run<T>(task, opts.filename, opts.name, opts.signal).finally(() => {
+      this.#otherTasks--;
+      this.#updateYield();
+    });
+  }
+
+  /**
+   * Asks the tasks of the jobs claiming chunks to give their thread back after each chunk while other work
+   * shares the pool (another job, a runTask call), so jobs interleave chunk by chunk as they queue; a job
+   * alone keeps one task a thread from start to end.
+   */
+  #updateYield(): void {
+    const shared = this.#claimJobs.size > 1 || this.#otherTasks > 0 ? 1 : 0;
+    for (const control of this.#claimJobs) Atomics.store(control, CLAIM_YIELD, shared);
   }
 
   /**
@@ -419,6 +470,28 @@ export class FusionPool {
       }) as Promise<T>;
   }
 
+  /**
+   * The shared state of a job whose tasks claim its chunks: the chunks' element bounds and the counters, with
+   * a slot for each lane (one a thread, at most one a chunk).
+   */
+  #claimTasks(chunks: readonly RowRange[], width: number): ClaimTasks {
+    const elements = (chunks.at(-1)?.end ?? 0) * width;
+    const count = Math.min(chunks.length, this.#threads * TASKS_PER_THREAD);
+    const bounds = new Float64Array(new SharedArrayBuffer(8 * (chunks.length + 1)));
+    for (const [c, chunk] of chunks.entries()) bounds[c] = chunk.start * width;
+    bounds[chunks.length] = elements;
+    let written = 0;
+    return {
+      control: new Int32Array(new SharedArrayBuffer(4 * (CLAIM_SLOTS + count))),
+      bounds,
+      slots: Array.from({ length: count }, (_, slot) => slot),
+      add: (n) => {
+        written += n;
+      },
+      written: () => written,
+    };
+  }
+
   /** Sends the chunks of a validated job to the threads and resolves with the output once all are written. */
   #fusePooled(
     plan: FusionPlan,
@@ -453,6 +526,11 @@ export class FusionPool {
       const settle = (error: unknown, failed: boolean) => {
         if (settled) return;
         settled = true;
+        if (claims !== undefined) {
+          Atomics.store(claims.control, CLAIM_CANCELLED, 1);
+          this.#claimJobs.delete(claims.control);
+          this.#updateYield();
+        }
         subscription.unsubscribe();
         this.#active.delete(cancel);
         signal?.removeEventListener('abort', onAbort);
@@ -461,10 +539,21 @@ export class FusionPool {
           void this.#exits.stopped().then(() => reject(error));
           return;
         }
+        if (claims !== undefined && claims.written() !== rows * width) {
+          reject(
+            new Error(`FusionPool: the chunk tasks wrote ${claims.written()} of ${rows * width} elements`),
+          );
+          return;
+        }
         if (callerOut !== undefined && callerOut !== target) callerOut.data.set(out);
         resolve(callerOut ?? target);
       };
       const cancel = (reason: unknown) => settle(reason, true);
+      const claims = this.#claims ? this.#claimTasks(chunks, width) : undefined;
+      if (claims !== undefined) {
+        this.#claimJobs.add(claims.control);
+        this.#updateYield();
+      }
       const onAbort = () => settle(signal?.reason, true);
       this.#active.add(cancel);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -482,8 +571,43 @@ export class FusionPool {
           throw new ChunkError(chunk.start, chunk.end, rows, error);
         });
       };
+      // One lane a thread: it runs tasks that claim chunks until none is left (a task returns early only when
+      // it yields the thread to other work; the lane's next task then queues behind that work).
+      const claimed = async (slot: number, taskSignal: AbortSignal): Promise<FuseChunkResult> => {
+        const plan = claims as ClaimTasks;
+        const task: FuseChunkTask = {
+          inputs,
+          out,
+          start: 0,
+          end: rows * width,
+          rowStart: 0,
+          rowEnd: rows,
+          params,
+          claim: { control: plan.control, bounds: plan.bounds, slot },
+        };
+        let total = 0;
+        while (Atomics.load(plan.control, CLAIM_NEXT) < chunks.length && !taskSignal.aborted) {
+          try {
+            const written = await this.#run<FuseChunkResult>(task, filename, 'default', taskSignal);
+            plan.add(written);
+            total += written;
+          } catch (error) {
+            const chunk = chunks[Atomics.load(plan.control, CLAIM_SLOTS + slot) - 1] ?? {
+              start: 0,
+              end: rows,
+            };
+            throw new ChunkError(chunk.start, chunk.end, rows, error);
+          }
+        }
+        return total;
+      };
+      const concurrency = this.#threads * TASKS_PER_THREAD;
+      const pipeline: Observable<unknown> =
+        claims === undefined
+          ? runChunks$(chunks, run, concurrency)
+          : runChunks$(claims.slots, claimed, concurrency);
       subscription.add(
-        runChunks$(chunks, run, this.#threads * TASKS_PER_THREAD).subscribe({
+        pipeline.subscribe({
           error: (error: unknown) => settle(error, true),
           complete: () => settle(undefined, false),
         }),
