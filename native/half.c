@@ -18,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Elements per block: k decoded float32 blocks of 16 KiB stay in cache for the kernel and the rounding. */
-#define HB 4096
+/* Elements per block: k decoded float32 blocks of 4 KiB (or the fast path's two float64 sums) stay in L1/L2
+   cache for the kernel and the rounding. */
+#define HB 1024
 
 static inline uint32_t bits_of(float f) {
   uint32_t u;
@@ -153,18 +154,109 @@ static int resolve_ties(const mf_input *in, size_t k, const float *r, uint16_t *
   return 0;
 }
 
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#define HALF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HALF_CLONES
+#endif
+
+static inline double half_value(uint16_t h, int bf16) {
+  return (double)float_of(bf16 ? (uint32_t)h << 16 : f16_to_bits(h));
+}
+
+/* The fast path's sums: s = x (first) or s += x, with the TwoSum error's magnitude added into err (so err
+   stays 0 exactly while every sum is exact, and turns NaN or nonzero otherwise). */
+HALF_CLONES static void sum_half(double *restrict s, double *restrict err, const uint16_t *restrict x, int bf16,
+                                 int first, size_t n) {
+  if (first) {
+    for (size_t i = 0; i < n; i++) {
+      s[i] = half_value(x[i], bf16);
+      err[i] = 0;
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    double v = half_value(x[i], bf16);
+    double t = s[i];
+    double u = t + v;
+    double z = u - t;
+    err[i] = err[i] + fabs((t - (u - z)) + (v - z));
+    s[i] = u;
+  }
+}
+
+/* bfloat16 results of exact finite sums s (err 0): r = float32(s / k), cut to bfloat16 and rounded up when
+   the cut-off bits are above half, or exactly half and the exact mean is above r's magnitude (or on it with
+   an odd cut). r·k is exact (24 + 29 bits), so the side is that of s − r·k. Returns how many elements are
+   not served (err not 0, s not finite): the caller redoes their block. */
+HALF_CLONES static size_t finish_bf16(const double *restrict s, const double *restrict err, uint16_t *restrict out,
+                                      double kd, size_t n) {
+  size_t bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    float r = (float)(s[i] / kd);
+    uint32_t u = bits_of(r);
+    uint32_t cut = u >> 16, rest = u & 0xffff;
+    double p = (double)r * kd;
+    uint32_t neg = u >> 31;
+    uint32_t above = s[i] > p, below = s[i] < p;
+    uint32_t away = (above | below) ? (above ^ neg) : (cut & 1);
+    uint32_t up = rest > 0x8000 ? 1 : rest == 0x8000 ? away : 0;
+    out[i] = (uint16_t)(cut + up);
+    bad += (err[i] != 0) | !(fabs(s[i]) <= 1.7976931348623157e308);
+  }
+  return bad;
+}
+
+/* float16 results of exact finite sums, as finish_bf16 (the cut through round_bits). */
+static size_t finish_f16(const double *s, const double *err, uint16_t *out, double kd, size_t n) {
+  size_t bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (err[i] != 0 || !(fabs(s[i]) <= 1.7976931348623157e308)) {
+      bad++;
+      continue;
+    }
+    float r = (float)(s[i] / kd);
+    uint32_t cut = 0;
+    int32_t h = round_bits(bits_of(r), 0, &cut);
+    if (h < 0) {
+      double p = (double)r * kd;
+      int side = (s[i] > p) - (s[i] < p);
+      int negative = (cut & 0x8000) != 0;
+      int away = side == 0 ? (cut & 1) != 0 : side > 0 ? !negative : negative;
+      h = (int32_t)(cut + (away ? 1 : 0));
+    }
+    out[i] = (uint16_t)h;
+  }
+  return bad;
+}
+
+/* The fast path of one block (every input and the output half, k < 2^29): 0 when it served every element. */
+static size_t fast_block(const mf_input *in, size_t k, size_t b, size_t m, int out_dtype, uint16_t *out,
+                         double *s, double *err) {
+  for (size_t j = 0; j < k; j++) {
+    sum_half(s, err, (const uint16_t *)in[j].data + b, in[j].dtype == MF_BF16, j == 0, m);
+  }
+  double kd = (double)k;
+  return out_dtype == MF_BF16 ? finish_bf16(s, err, out, kd, m) : finish_f16(s, err, out, kd, m);
+}
+
 int mf_mean_half(const mf_input *in, size_t k, void *out, int out_dtype, size_t count) {
   float *scratch = malloc(sizeof(float) * (k + 1) * HB);
   mf_input *blk = malloc(sizeof(mf_input) * k);
   int32_t *flags = malloc(sizeof(int32_t) * HB);
+  double *sums = malloc(sizeof(double) * 2 * HB);
   int status = 0;
-  if (!scratch || !blk || !flags) {
+  if (!scratch || !blk || !flags || !sums) {
     status = -2;
     goto done;
   }
+  int fast = (out_dtype == MF_F16 || out_dtype == MF_BF16) && k < ((size_t)1 << 29);
+  for (size_t j = 0; j < k; j++) fast &= in[j].dtype == MF_F16 || in[j].dtype == MF_BF16;
   float *res = scratch + k * HB;
   for (size_t b = 0; b < count && status == 0; b += HB) {
     size_t m = count - b < HB ? count - b : HB;
+    /* Exact finite sums (the common case: half values have few bits) go straight to the half result. */
+    if (fast && fast_block(in, k, b, m, out_dtype, (uint16_t *)out + b, sums, sums + HB) == 0) continue;
     for (size_t j = 0; j < k; j++) {
       int dt = in[j].dtype;
       const char *at = (const char *)in[j].data + b * ITEM[dt];
@@ -196,5 +288,6 @@ done:
   free(scratch);
   free(blk);
   free(flags);
+  free(sums);
   return status;
 }

@@ -12,7 +12,7 @@ import { meanRange } from '../src/kernels/mean-range.js';
 import { meanHalfNative, nativeHalfKernel } from '../src/kernels/native-half.js';
 import type { HalfKernelDTypes, MeanKernelParams } from '../src/kernels/params.js';
 import type { TypedArray } from '../src/tensor/dtype.js';
-import type { HalfDType } from '../src/tensor/half.js';
+import { type HalfDType, halfToFloat32, toHalfBits } from '../src/tensor/half.js';
 
 const NATIVE = process.env.MEAN_FUSION_KERNEL !== 'wasm';
 const HALVES: HalfDType[] = ['float16', 'bfloat16'];
@@ -124,6 +124,23 @@ describe('native half kernel', () => {
       expect(r.got).toEqual(r.want);
     }
   });
+  for (const d of HALVES) {
+    it(`${d}: a float32 result on a ${d} midpoint whose exact mean is off it goes to the exact side`, () => {
+      // mean(3, 3·2^-p, ±δ) = 1 + 2^-p ± δ/3: its float32 is the midpoint 1 + 2^-p, the exact mean is not.
+      const [p, delta] = d === 'float16' ? [11, 2 ** -24] : [8, 2 ** -30];
+      const enc = (xs: number[]) => toHalfBits(xs, d);
+      const a = enc([3, 3, -3, -3, 3]);
+      const b = enc([3 * 2 ** -p, 3 * 2 ** -p, -3 * 2 ** -p, -3 * 2 ** -p, 3 * 2 ** -p]);
+      const c = enc([delta, -delta, delta, -delta, 0]);
+      const half: HalfKernelDTypes = { inputs: [d, d, d], out: d };
+      const r = run([a, b, c], half, d, 0, 5);
+      expect(r.got).toEqual(r.want);
+      expect(r.served).toBe(NATIVE);
+      const up = 1 + 2 ** (1 - p);
+      const got = Array.from(halfToFloat32(Uint16Array.from(r.got), d));
+      expect(got).toEqual([up, 1, -1, -up, 1]);
+    });
+  }
   it('hands back a range whose tie it cannot decide in float64 (1.5, 1.5·2^-8, 2^-100 in bfloat16)', () => {
     const bits = [0x3fc0, 0x3bc0, 0x0d80].map((b) => new Uint16Array([b, b]));
     const half: HalfKernelDTypes = { inputs: ['bfloat16', 'bfloat16', 'bfloat16'], out: 'bfloat16' };

@@ -79,7 +79,13 @@ export function meanHalfNative(
     codes.push(h === null ? 0 : HALF_DTYPE_CODES[h]);
   }
   const outCode =
-    half.out !== null ? HALF_DTYPE_CODES[half.out] : out instanceof Float64Array ? 0 : out instanceof Float32Array ? 1 : -1;
+    half.out !== null
+      ? HALF_DTYPE_CODES[half.out]
+      : out instanceof Float64Array
+        ? 0
+        : out instanceof Float32Array
+          ? 1
+          : -1;
   if (outCode < 0) return false;
   return k.meanHalf(inputs, codes, out, outCode, start, end) === 0;
 }
