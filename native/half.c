@@ -193,16 +193,17 @@ HALF_CLONES static size_t finish_bf16(const double *restrict s, const double *re
                                       double kd, size_t n) {
   size_t bad = 0;
   for (size_t i = 0; i < n; i++) {
-    float r = (float)(s[i] / kd);
+    double si = s[i];
+    float r = (float)(si / kd);
     uint32_t u = bits_of(r);
-    uint32_t cut = u >> 16, rest = u & 0xffff;
     double p = (double)r * kd;
-    uint32_t neg = u >> 31;
-    uint32_t above = s[i] > p, below = s[i] < p;
-    uint32_t away = (above | below) ? (above ^ neg) : (cut & 1);
-    uint32_t up = rest > 0x8000 ? 1 : rest == 0x8000 ? away : 0;
+    uint32_t above = si > p, below = si < p;
+    uint32_t neg = u >> 31, cut = u >> 16, rest = u & 0xffff;
+    /* Branch-free (so it vectorizes): off the midpoint toward the exact side; on it, to even. */
+    uint32_t away = ((above ^ neg) & (above | below)) | (cut & 1 & ~(above | below));
+    uint32_t up = (rest > 0x8000) | ((rest == 0x8000) & away);
     out[i] = (uint16_t)(cut + up);
-    bad += (err[i] != 0) | !(fabs(s[i]) <= 1.7976931348623157e308);
+    bad += (err[i] != 0) | !(fabs(si) <= 1.7976931348623157e308);
   }
   return bad;
 }
