@@ -19,6 +19,14 @@ void mf_decode_half(const uint16_t *src, int bf16, size_t n, float *dest);
 size_t mf_round_half(const float *r, uint16_t *out, int bf16, size_t n, int32_t *ties);
 
 /**
+ * The fast path of one block [b, b + m) of mf_mean_half when every input and the output are half (half-fast.c):
+ * writes out[0..m) and returns 0, or returns how many elements it could not serve (then out is to be
+ * overwritten). s and err are scratch of m float64 each.
+ */
+size_t mf_half_fast_block(const mf_input *in, size_t k, size_t b, size_t m, int out_dtype, uint16_t *out,
+                          double *s, double *err);
+
+/**
  * out[0..count) = the plain mean of count elements of the inputs (any mf_dtype, MF_F16, MF_BF16), with the
  * bits of the JavaScript reference (src/kernels/half-range.ts): out_dtype MF_F64 or MF_F32 writes the
  * float kernel's result of the decoded inputs; MF_F16/MF_BF16 the half nearest the exact mean, ties to

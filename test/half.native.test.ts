@@ -141,6 +141,29 @@ describe('native half kernel', () => {
       expect(got).toEqual([up, 1, -1, -up, 1]);
     });
   }
+  for (const d of HALVES) {
+    it(`${d}: blocks whose elements lie binades apart (no block certificate, exact per element) and midpoints`, () => {
+      const n = 3000;
+      const [frac, bias, spread] = d === 'float16' ? [10, 15, 12] : [7, 127, 60];
+      let s = 11;
+      const next = () => {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        return s >>> 16;
+      };
+      for (const k of [2, 3, 4, 7]) {
+        const inputs = Array.from({ length: k }, () =>
+          Uint16Array.from({ length: n }, (_, i) => {
+            const r = next();
+            const e = bias + (i % 2 === 0 ? spread : -spread) - (r % 3);
+            return (r & 0x8000) | (e << frac) | ((r >>> 4) & ((1 << frac) - 1));
+          }),
+        );
+        const r = run(inputs, { inputs: inputs.map(() => d), out: d }, d, 0, n);
+        expect(r.got).toEqual(r.want);
+        expect(r.served).toBe(NATIVE);
+      }
+    });
+  }
   it('hands back a range whose tie it cannot decide in float64 (1.5, 1.5·2^-8, 2^-100 in bfloat16)', () => {
     const bits = [0x3fc0, 0x3bc0, 0x0d80].map((b) => new Uint16Array([b, b]));
     const half: HalfKernelDTypes = { inputs: ['bfloat16', 'bfloat16', 'bfloat16'], out: 'bfloat16' };
