@@ -1,7 +1,9 @@
 /*
  * float16/bfloat16 in C: exact decoding to float32, rounding of correctly rounded float32 results to half
- * precision with every midpoint resolved from the inputs, and the plain mean of half inputs block by block
- * (decode, the float32 kernel of mean.c, round). The same operations, in the same order, as the
+ * precision with every midpoint resolved from the inputs, and the plain mean of half inputs block by block:
+ * half inputs into a half output by the fast path of half-fast.c where float64 sums are exact, every other
+ * block (mixed dtypes, float32/float64 outputs, inexact sums) by decoding, the float32 kernel of mean.c
+ * and rounding. The same operations, in the same order, as the
  * JavaScript reference src/kernels/half-range.ts and src/tensor/half.ts, so the bits are the same; what
  * this file cannot decide in float64 it hands back (status 1) and the reference does it.
  *
