@@ -9,12 +9,15 @@
  * - the ratio to an in-process bandwidth roof: `TypedArray.prototype.set` copying the same inputs (its GB/s
  *   counts the bytes it reads plus writes);
  * - the ratio to numpy's best idiom on the same data (`out[...] = a0; np.add(out, a, out=out)` for each further
- *   input, then one `np.divide`), when python3 with numpy is present.
+ *   input, then one `np.divide`), when python3 with numpy is present;
+ * - the exact mode (`exact: true`) against the default mode on random arrays, timed alternately, and its
+ *   worst case (every element on the exact accumulator) at two sizes (bench/kernel-exact.ts).
  *
  * Usage: `npm run bench:kernel [-- --size 2048 --runs 7]`
  */
 import { allocate, kernelInfo, meanFusion, type Tensor, tensor } from '../src/index.js';
 import { meanRangeSimd } from '../src/kernels/simd.js';
+import { exactRows, worstCaseRows } from './kernel-exact.js';
 import { benchArgs, hasNumpy, numpyInPlace, printTable, sinkValue, timeMedian } from './util.js';
 
 const args = benchArgs(
@@ -121,4 +124,11 @@ printTable(
   ],
   rows,
 );
+console.log('');
+console.log(
+  `exact: true vs the default mode, random uniform [0, 1) data, ${size}×${size}, timed alternately`,
+);
+printTable(['dtype', 'k', 'default GB/s', 'exact GB/s', 'exact/default time'], exactRows(size, runs));
+console.log('exact: true, worst case (every element on the exact accumulator), k = 8, float64');
+printTable(['elements', 'µs per element'], worstCaseRows(3));
 console.log(`(sink ${sinkValue().toFixed(3)})`);

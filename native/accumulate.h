@@ -18,14 +18,7 @@
 
 #include "kernel.h"
 
-/* Elements per block: a block's float64 accumulators stay in L1 cache. */
-#define BLK 1024
-
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONES
-#endif
+#include "dispatch.h"
 
 /* Sums of one input of type T into acc (and, for the _m variant, of |x| into mag). */
 #define DEFINE_ADD1(NAME, T)                                                                               \
@@ -408,6 +401,35 @@ CLONES static size_t finish_comp(const double *restrict acc, const double *restr
     bad += ((s - s) != (s - s)) | ((q - q) != (q - q)) | sub | near;
   }
   return bad;
+}
+
+static inline double f32_of_bits(uint32_t bits) {
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return (double)f;
+}
+
+/*
+ * True when every float64 sum of a block is exact, given the range of its float32 inputs' magnitudes
+ * (range[0] - 1: the smallest nonzero as bits, wrapped; range[1]: the largest): every input is a multiple of
+ * its own ulp, which for a float32 value x is at least |x| 2^-24 (2^-149 for subnormals) and for an integer
+ * at least 1, so every partial sum is a multiple of the smallest such ulp u; partial sums are at most
+ * Σ_j max|x_j|, and a sum below 2^53 u is exact. Float64 inputs never take this path.
+ */
+static inline int block_exact(const mf_input *in, size_t k, const uint32_t *range) {
+  double u = INFINITY, bound = 0.0;
+  uint32_t lo = range[0] + 1u; /* 0: every float32 input of the block is zero */
+  if (lo != 0) u = lo < 0x00800000u ? 0x1p-149 : f32_of_bits(lo) * 0x1p-24;
+  double hi = f32_of_bits(range[1]);
+  for (size_t j = 0; j < k; j++) {
+    switch (in[j].dtype) {
+      case MF_F32: bound += hi; break;
+      case MF_I32: case MF_U32: bound += 0x1p32; u = u < 1.0 ? u : 1.0; break;
+      default: bound += 0x1p16; u = u < 1.0 ? u : 1.0; break; /* an integer's unit is 1 */
+    }
+  }
+  if (u == INFINITY) return 1; /* only zeros: their sums are exact */
+  return bound < 0x1p53 * u;
 }
 
 #endif

@@ -26,35 +26,6 @@
 #include "accumulate.h"
 
 
-static double f32_of_bits(uint32_t bits) {
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return (double)f;
-}
-
-/*
- * True when every float64 sum of a block is exact, given the range of its float32 inputs' magnitudes
- * (range[0] - 1: the smallest nonzero as bits, wrapped; range[1]: the largest): every input is a multiple of
- * its own ulp, which for a float32 value x is at least |x| 2^-24 (2^-149 for subnormals) and for an integer
- * at least 1, so every partial sum is a multiple of the smallest such ulp u; partial sums are at most
- * Σ_j max|x_j|, and a sum below 2^53 u is exact. Float64 inputs never take this path.
- */
-static int block_exact(const mf_input *in, size_t k, const uint32_t *range) {
-  double u = INFINITY, bound = 0.0;
-  uint32_t lo = range[0] + 1u; /* 0: every float32 input of the block is zero */
-  if (lo != 0) u = lo < 0x00800000u ? 0x1p-149 : f32_of_bits(lo) * 0x1p-24;
-  double hi = f32_of_bits(range[1]);
-  for (size_t j = 0; j < k; j++) {
-    switch (in[j].dtype) {
-      case MF_F32: bound += hi; break;
-      case MF_I32: case MF_U32: bound += 0x1p32; u = u < 1.0 ? u : 1.0; break;
-      default: bound += 0x1p16; u = u < 1.0 ? u : 1.0; break; /* an integer's unit is 1 */
-    }
-  }
-  if (u == INFINITY) return 1; /* only zeros: their sums are exact */
-  return bound < 0x1p53 * u;
-}
-
 /*
  * The certificate of the top comment: rounding m = fl(s fl(1/k)) (within 2u|m| of s / k: two roundings)
  * to float32 gives the float32 nearest the exact mean, given mag = Σ|x|.
@@ -91,14 +62,14 @@ size_t mf_mean_f64(const mf_input *in, size_t k, double *out, size_t start, size
 
 /* Writes float32(m) for every element, bad[i] = 1 where the certificate fails; returns how many failed. */
 CLONES static size_t finish_f32(const double *restrict acc, const double *restrict mag, float *restrict out,
-                                uint8_t *restrict bad, double kd, size_t n) {
+                                int64_t *restrict bad, double kd, size_t n) {
   size_t count = 0;
   double r = 1.0 / kd;
   for (size_t i = 0; i < n; i++) {
     double s = acc[i];
     double m = s * r;
     out[i] = (float)m;
-    uint8_t f = !certified(m, mag[i], s);
+    int64_t f = !certified(m, mag[i], s);
     bad[i] = f;
     count += f;
   }
@@ -111,7 +82,7 @@ CLONES static size_t finish_f32(const double *restrict acc, const double *restri
  * 2^28 (neighbouring cells' midpoints are 2^27 or more ulps away); an exact tie (L = 2^28, m k = s, exact
  * since m then has 25 significant bits and k < 2^28) rounds to even as the conversion does.
  */
-CLONES static size_t finish_exact(const double *restrict acc, float *restrict out, uint8_t *restrict bad,
+CLONES static size_t finish_exact(const double *restrict acc, float *restrict out, int64_t *restrict bad,
                                   double kd, size_t n) {
   size_t count = 0;
   double r = 1.0 / kd;
@@ -126,7 +97,7 @@ CLONES static size_t finish_exact(const double *restrict acc, float *restrict ou
     int far = (d < 0) | (d > 4);
     int tie = (d == 2) & (m * kd == s);
     int ok = (s == 0.0) | ((am >= 0x1p-126) & (am < 0x1p128) & (far | tie));
-    bad[i] = (uint8_t)!ok;
+    bad[i] = !ok;
     count += !ok;
   }
   return count;
@@ -137,7 +108,7 @@ CLONES static size_t finish_exact(const double *restrict acc, float *restrict ou
  * finish of the WebAssembly kernel, and appends those that need the caller's exact finisher to flags.
  */
 static void fix_block(const mf_input *in, size_t k, size_t b, size_t n, size_t failed, double *acc, double *aux,
-                      float *res, uint8_t *bad, double kd, int32_t *flags, size_t *count) {
+                      float *res, int64_t *bad, double kd, int32_t *flags, size_t *count) {
   if (failed > n / 16) {
     /* Many uncertified lanes: one vectorized compensated pass over the block, whose inputs are still in
        cache, beats lane by lane. */
@@ -153,7 +124,7 @@ static void fix_block(const mf_input *in, size_t k, size_t b, size_t n, size_t f
 size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_t end, int32_t *flags,
                    size_t cap, size_t *nflag) {
   double acc[BLK], aux[BLK];
-  uint8_t bad[BLK];
+  int64_t bad[BLK];
   size_t count = 0;
   int any_f64 = 0;
   for (size_t j = 0; j < k; j++) any_f64 |= in[j].dtype == MF_F64;

@@ -68,11 +68,8 @@ export {
 export { MIN_MEMORY_LIMIT, type ThreadLimit } from './jobs/memory-budget.js';
 export { type KernelInfo, kernelInfo } from './kernels/native.js';
 export { type FuseMeanOptions, fuseMean } from './operators/fuseMean.js';
-export type {
-  StreamItem,
-  StreamMeanOptions,
-  WeightedTensor,
-} from './operators/internal/accumulator.js';
+export type { StreamMeanOptions } from './operators/internal/stream-options.js';
+export type { StreamItem, WeightedTensor } from './operators/internal/stream-reader.js';
 export { type RunningMeanOptions, runningMean } from './operators/runningMean.js';
 export { type WindowMeanOptions, windowMean } from './operators/windowMean.js';
 export { ChunkError, PoolClosedError } from './pool/errors.js';

@@ -68,6 +68,7 @@ describe('MeanFusion (tinyBIG mean_fusion)', () => {
       dims: [3, 3],
       weights: [1, 2],
       nan: 'omit',
+      exact: true,
       preprocess: [normalise],
     });
     const config = JSON.parse(JSON.stringify(f.toConfig()));
@@ -76,6 +77,7 @@ describe('MeanFusion (tinyBIG mean_fusion)', () => {
       dims: [3, 3],
       weights: [1, 2],
       nan: 'omit',
+      exact: true,
       preprocess: ['normalise'],
       postprocess: [],
     });

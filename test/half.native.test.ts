@@ -164,6 +164,25 @@ describe('native half kernel', () => {
       }
     });
   }
+  it('the exact mode takes the reference (its float32/float64 results of half inputs are its own)', () => {
+    const n = 2000;
+    const inputs = [1, 2, 3].map((j) =>
+      Uint16Array.from({ length: n }, (_, i) => modelBits((i * 7919 + j * 104729) & 0xffff, 'bfloat16')),
+    );
+    for (const out of OUTS) {
+      const params: MeanKernelParams = {
+        weights: null,
+        nanOmit: false,
+        exact: true,
+        half: { inputs: inputs.map(() => 'bfloat16'), out: halfOut(out) },
+      };
+      const got = alloc(out, n);
+      const want = alloc(out, n);
+      meanRangeHalf(inputs, got, 0, n, params, meanRange);
+      meanRangeHalfReference(inputs, want, 0, n, params, meanRange);
+      expect(bitsOf(got)).toEqual(bitsOf(want));
+    }
+  });
   it('hands back a range whose tie it cannot decide in float64 (1.5, 1.5·2^-8, 2^-100 in bfloat16)', () => {
     const bits = [0x3fc0, 0x3bc0, 0x0d80].map((b) => new Uint16Array([b, b]));
     const half: HalfKernelDTypes = { inputs: ['bfloat16', 'bfloat16', 'bfloat16'], out: 'bfloat16' };

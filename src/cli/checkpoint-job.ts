@@ -57,6 +57,7 @@ export async function runCheckpointJob(
       {
         weights: config.weights,
         nan: config.nan,
+        exact: config.exact,
         dtype: config.dtype,
         threads: config.threads,
         memoryLimit: config.memoryLimit,

@@ -8,6 +8,8 @@ export interface CliConfig {
   readonly output: string;
   readonly weights?: number[];
   readonly nan?: 'propagate' | 'omit';
+  /** `--exact`: every element the value of the output dtype nearest the exact mean. */
+  readonly exact: boolean;
   readonly dtype?: 'float32' | 'float64' | 'float16' | 'bfloat16';
   readonly stacked: boolean;
   readonly include?: string[];
@@ -105,6 +107,7 @@ export function createProgram(
         "output dtype (default: the inputs' if all are float32, all float16 or all bfloat16; float32 if float16 and bfloat16 mix; else float64)",
       ).choices(['float32', 'float64', 'float16', 'bfloat16']),
     )
+    .option('--exact', 'exactly rounded means: the output dtype value nearest the exact mean, for any data')
     .option('--stacked', 'one input whose first axis enumerates the k arrays')
     .option(
       '--include <patterns>',
@@ -162,6 +165,7 @@ export function configOf(program: Command): CliConfig {
     output: o.output,
     weights: o.weights,
     nan: o.nan,
+    exact: o.exact === true,
     dtype: o.dtype,
     stacked: o.stacked === true,
     include: o.include,

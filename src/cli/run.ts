@@ -56,6 +56,7 @@ const FLAGS: readonly [RegExp, string][] = [
   [/`chunkRows`/g, '--chunk-rows'],
   [/`memoryLimit`/g, '--memory-limit'],
   [/`nan`/g, '--nan'],
+  [/`exact`/g, '--exact'],
   [/`dtype`/g, '--dtype'],
   [/`stacked: true`/g, '--stacked'],
   [/`chunkRows`/g, '--chunk-rows'],
@@ -153,6 +154,7 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     const common = {
       weights: config.weights,
       nan: config.nan,
+      exact: config.exact,
       dtype: config.dtype,
       stacked: config.stacked,
       overwrite: config.force,

@@ -31,6 +31,8 @@ export interface MeanFusionConfig {
   weights?: readonly number[];
   /** @default 'propagate' */
   nan?: NanPolicy;
+  /** The exact mode; see {@link MeanFusionOptions.exact}. @default false */
+  exact?: boolean;
   /** Applied in order to the stacked input, a tensor of shape (k, ...inputShape). */
   preprocess?: TensorFunction | readonly TensorFunction[];
   /** Applied in order to the fused output. */
@@ -43,6 +45,7 @@ export interface MeanFusionJSON {
   dims: number[] | null;
   weights: number[] | null;
   nan: NanPolicy;
+  exact: boolean;
   preprocess: string[];
   postprocess: string[];
 }
@@ -70,6 +73,7 @@ export class MeanFusion {
   readonly dims: readonly number[] | undefined;
   readonly weights: readonly number[] | undefined;
   readonly nan: NanPolicy;
+  readonly exact: boolean;
   readonly preprocessFunctions: readonly TensorFunction[];
   readonly postprocessFunctions: readonly TensorFunction[];
 
@@ -78,7 +82,11 @@ export class MeanFusion {
     if (typeof config !== 'object' || config === null) {
       throw new OptionError(`Expected the config of MeanFusion to be an object, got ${describe(config)}`);
     }
-    assertKnownKeys(config, ['name', 'dims', 'weights', 'nan', 'preprocess', 'postprocess'], 'MeanFusion');
+    assertKnownKeys(
+      config,
+      ['name', 'dims', 'weights', 'nan', 'exact', 'preprocess', 'postprocess'],
+      'MeanFusion',
+    );
     const name = config.name ?? 'mean_fusion';
     if (typeof name !== 'string')
       throw new OptionError(`Expected \`name\` to be a string, got ${typeof name}`);
@@ -95,7 +103,11 @@ export class MeanFusion {
         `Expected \`nan\` to be 'propagate' or 'omit', got ${JSON.stringify(config.nan)}`,
       );
     }
+    if (config.exact !== undefined && typeof config.exact !== 'boolean') {
+      throw new OptionError(`Expected \`exact\` to be a boolean, got ${describe(config.exact)}`);
+    }
     this.name = name;
+    this.exact = config.exact ?? false;
     this.dims = config.dims === undefined ? undefined : Object.freeze([...config.dims]);
     this.weights = config.weights === undefined ? undefined : Object.freeze([...config.weights]);
     this.nan = config.nan ?? 'propagate';
@@ -187,7 +199,7 @@ export class MeanFusion {
    */
   forward(x: readonly TensorLike[]): Tensor {
     const parts = this.preprocess(x);
-    return this.postprocess(meanFusion(parts, { weights: this.weights, nan: this.nan }));
+    return this.postprocess(meanFusion(parts, { weights: this.weights, nan: this.nan, exact: this.exact }));
   }
 
   /**
@@ -211,6 +223,7 @@ export class MeanFusion {
     const fused = await options.pool.fuse(parts, {
       weights: this.weights,
       nan: this.nan,
+      exact: this.exact,
       signal: options.signal,
     });
     return this.postprocess(fused);
@@ -223,6 +236,7 @@ export class MeanFusion {
       dims: this.dims === undefined ? null : [...this.dims],
       weights: this.weights === undefined ? null : [...this.weights],
       nan: this.nan,
+      exact: this.exact,
       preprocess: this.preprocessFunctions.map((f) => f.name || 'anonymous'),
       postprocess: this.postprocessFunctions.map((f) => f.name || 'anonymous'),
     };

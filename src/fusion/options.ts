@@ -28,6 +28,16 @@ export interface MeanFusionOptions {
   dtype?: FloatDType;
   /** Preallocated output of the input shape and the output dtype; written only once all checks pass. */
   out?: Tensor;
+  /**
+   * `true`: every element is the value of the output dtype nearest the exact real Σ wᵢ·xᵢ / Σ wᵢ of the
+   * inputs and weights as given (binary values), ties to even, for any data: no cancellation limit, no
+   * spurious overflow or underflow; −0 only when every term is −0; NaN and ±inf as without it. The same
+   * bits on every path, thread count and chunking. Costs a certified compensated pass (about the default
+   * mode's time on ordinary data) and, for the rare elements it cannot certify, an exact BigInt sum.
+   * `false`: the default mode (a float64 sequential sum divided once; float32 results compensated).
+   * @default false
+   */
+  exact?: boolean;
 }
 
 /** Validated options, ready for the kernels. */
@@ -36,18 +46,20 @@ export interface ResolvedOptions {
   readonly nanOmit: boolean;
   readonly dtype: FloatDType | undefined;
   readonly out: Tensor | undefined;
+  /** The exact mode (`exact: true`). */
+  readonly exact: boolean;
 }
 
 /**
  * Checks options against the number of inputs k.
  *
  * @throws {OptionError} for an options value that is not an object, weights of the wrong count, a
- *   non-finite weight, weights summing to zero or whose magnitudes overflow, an unknown `nan` policy or an
- *   unsupported `dtype`.
+ *   non-finite weight, weights summing to zero or whose magnitudes overflow, an unknown `nan` policy, an
+ *   unsupported `dtype` or an `exact` that is not a boolean.
  */
 export function resolveOptions(options: unknown, k: number, what = '`options`'): ResolvedOptions {
   if (options === undefined || options === null)
-    return { weights: null, nanOmit: false, dtype: undefined, out: undefined };
+    return { weights: null, nanOmit: false, dtype: undefined, out: undefined, exact: false };
   if (typeof options !== 'object')
     throw new OptionError(`Expected ${what} to be an object, got ${describe(options)}`);
   const o = options as MeanFusionOptions;
@@ -96,5 +108,8 @@ export function resolveOptions(options: unknown, k: number, what = '`options`'):
       `Expected \`dtype\` to be 'float64', 'float32', 'float16' or 'bfloat16', got ${describe(o.dtype)}`,
     );
   }
-  return { weights, nanOmit: nan === 'omit', dtype: o.dtype, out: o.out };
+  if (o.exact !== undefined && typeof o.exact !== 'boolean') {
+    throw new OptionError(`Expected \`exact\` to be a boolean, got ${describe(o.exact)}`);
+  }
+  return { weights, nanOmit: nan === 'omit', dtype: o.dtype, out: o.out, exact: o.exact === true };
 }

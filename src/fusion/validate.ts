@@ -33,16 +33,21 @@ export function resultDType(inputs: readonly { readonly dtype: string }[]): Floa
 
 /** The kernel parameters of a validated plan (with `half` only when a half dtype is involved). */
 export function kernelParams(plan: FusionPlan): MeanKernelParams {
-  const { weights, nanOmit } = plan.options;
+  const { weights, nanOmit, exact } = plan.options;
   const half = halfDTypes(
     plan.inputs.map((t) => t.dtype),
     plan.dtype,
   );
-  return half === undefined ? { weights, nanOmit } : { weights, nanOmit, half };
+  return {
+    weights,
+    nanOmit,
+    ...(half === undefined ? {} : { half }),
+    ...(exact ? { exact: true } : {}),
+  };
 }
 
 /** The option names of `meanFusion`. */
-export const FUSION_KEYS: readonly string[] = ['weights', 'nan', 'dtype', 'out'];
+export const FUSION_KEYS: readonly string[] = ['weights', 'nan', 'dtype', 'out', 'exact'];
 
 /**
  * Validates inputs and options of a fusion.

@@ -189,7 +189,11 @@ async function runJob(
       for (const e of writer.entries)
         slots.set(e.name, { path: writer.tempPath, offset: writer.dataOffset + e.begin });
     }
-    const params = { weights: resolved.weights, nanOmit: resolved.nanOmit };
+    const params = {
+      weights: resolved.weights,
+      nanOmit: resolved.nanOmit,
+      ...(resolved.exact ? { exact: true } : {}),
+    };
     const tasks = planCheckpointTasks(tensors, slots, params, perTask);
     const remaining = new Map<string, number>();
     for (const t of tasks) for (const l of t.labels) remaining.set(l, (remaining.get(l) ?? 0) + 1);

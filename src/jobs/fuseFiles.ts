@@ -30,7 +30,7 @@ export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
 export { MAX_CHUNK_BYTES } from './plan-files.js';
 
 const FUSE_FILES_KEYS = [
-  ...['weights', 'nan', 'dtype', 'stacked', 'threads', 'chunkRows', 'memoryLimit'],
+  ...['weights', 'nan', 'dtype', 'exact', 'stacked', 'threads', 'chunkRows', 'memoryLimit'],
   ...['signal', 'overwrite', 'pool', 'out'],
 ];
 

@@ -102,7 +102,12 @@ export async function planFiles(inputs: unknown, options: PlanFilesOptions): Pro
     slices,
     shape,
     dtype,
-    params: { weights: resolved.weights, nanOmit: resolved.nanOmit, ...(half === undefined ? {} : { half }) },
+    params: {
+      weights: resolved.weights,
+      nanOmit: resolved.nanOmit,
+      ...(half === undefined ? {} : { half }),
+      ...(resolved.exact ? { exact: true } : {}),
+    },
   };
 }
 

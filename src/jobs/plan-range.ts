@@ -19,12 +19,13 @@ let scratch = new ArrayBuffer(0);
 /**
  * The plain mean of the range from the mapped input files by the native half kernel into `out`; false
  * (with `out` to be overwritten) when it cannot serve: no addon, weights or NaN omission, a byte swap, a
- * dtype it does not read, too many open files, or a chunk that needs the reference's slow paths.
+ * dtype it does not read, too many open files, or a chunk that needs the reference's slow paths (and the
+ * exact mode, which the reference serves).
  */
 function mappedHalf(task: FuseFilesTask, files: FileCache, out: FloatDataArray): boolean {
   const k = nativeHalfKernel();
-  const { weights, nanOmit, half } = task.params;
-  if (k === null || weights !== null || nanOmit || half === undefined) return false;
+  const { weights, nanOmit, half, exact } = task.params;
+  if (k === null || weights !== null || nanOmit || exact === true || half === undefined) return false;
   const outCode = halfKernelCode(task.out.dtype);
   if (outCode === undefined) return false;
   const fds: number[] = [];

@@ -110,6 +110,8 @@ export function exactWeights(weights: Float64Array): bigint[] {
  * finite (64-bit inputs converted to numbers there: only the non-finite inputs decide such a result).
  *
  * @param weights - From {@link exactWeights}, or `null` for the plain mean.
+ * @param signedZero - An exactly zero sum gives the IEEE sign of Σ wⱼ·xⱼ / Σ wⱼ (−0 only when every counted
+ *   term wⱼ·xⱼ is −0; the exact mode's rule) instead of +0.
  */
 export function exactElementMean(
   inputs: readonly AnyTypedArray[],
@@ -117,6 +119,7 @@ export function exactElementMean(
   i: number,
   params: MeanKernelParams,
   toFloat32: boolean,
+  signedZero = false,
 ): number {
   const k = inputs.length;
   // First pass: non-finite inputs decide the result as in the scalar kernel; find the smallest exponent,
@@ -136,13 +139,20 @@ export function exactElementMean(
   if (!Number.isFinite(low)) low = 0;
   let s = 0n;
   let w = 0n;
+  let negativeZeros = true; // every counted term so far is −0 (IEEE: their sum is −0)
   for (let j = 0; j < k; j++) {
     const x = inputs[j];
     let term: bigint;
-    if (isBig(x)) term = low === 0 ? x[i] : x[i] << BigInt(-low);
-    else {
+    if (isBig(x)) {
+      term = low === 0 ? x[i] : x[i] << BigInt(-low);
+      negativeZeros = false;
+    } else {
       const v = x[i];
       if (Number.isNaN(v)) continue; // omitted (propagation returned above)
+      if (negativeZeros) {
+        const p = params.weights === null ? v : params.weights[j] * v;
+        negativeZeros = p === 0 && 1 / p < 0;
+      }
       if (v === 0) term = 0n;
       else {
         const [m, e] = decompose(v);
@@ -154,6 +164,10 @@ export function exactElementMean(
     w += wj;
   }
   if (w === 0n) return Number.NaN; // weights cancelled (or every input omitted)
+  if (signedZero && s === 0n) {
+    const zero = negativeZeros ? -0 : 0;
+    return w < 0n ? -zero : zero;
+  }
   return roundRatio(s, w, toFloat32, low);
 }
 

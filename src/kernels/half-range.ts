@@ -49,13 +49,15 @@ export function meanRangeHalf(
 ): void {
   const half = params.half as HalfKernelDTypes;
   // The plain mean runs in C when the addon is loaded (native/half.c, the same bits).
-  if (params.weights === null && !params.nanOmit && meanHalfNative(inputs, out, start, end, half)) return;
+  // (The exact mode, weights and NaN omission take the reference.)
+  const plainMean = params.weights === null && !params.nanOmit && params.exact !== true;
+  if (plainMean && meanHalfNative(inputs, out, start, end, half)) return;
   meanRangeHalfReference(inputs, out, start, end, params, kernel);
 }
 
 /**
  * {@link meanRangeHalf} in JavaScript (block decode, `kernel`, exact rounding): the reference the native
- * half kernel must match bit for bit, and the path of weighted and NaN-omitting means.
+ * half kernel must match bit for bit, and the path of weighted, NaN-omitting and exact-mode means.
  */
 export function meanRangeHalfReference(
   inputs: readonly TypedArray[],
@@ -66,7 +68,11 @@ export function meanRangeHalfReference(
   kernel: Kernel,
 ): void {
   const half = params.half as HalfKernelDTypes;
-  const plain: MeanKernelParams = { weights: params.weights, nanOmit: params.nanOmit };
+  const plain: MeanKernelParams = {
+    weights: params.weights,
+    nanOmit: params.nanOmit,
+    ...(params.exact === true ? { exact: true } : {}),
+  };
   const k = inputs.length;
   const halfOut = half.out;
   const need = (k + 1) * BLOCK;

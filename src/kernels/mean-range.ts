@@ -5,6 +5,7 @@
  * streaming operators alike, so all give identical bits.
  */
 import type { AnyTypedArray, FloatArray, FloatDataArray, TypedArray } from '../tensor/dtype.js';
+import { meanRangeExact } from './exact-range.js';
 import { meanRangeHalf } from './half-range.js';
 import { hasBigIntInput, meanRangeInt64 } from './int64.js';
 import { meanRangeNative, nativeKernel, nativeReads } from './native.js';
@@ -39,6 +40,8 @@ export function meanRange(
   if (params.half !== undefined) {
     return meanRangeHalf(inputs as readonly TypedArray[], out, start, end, params, meanRange);
   }
+  // The exact mode: certified fast path and exact accumulator for every dtype (src/kernels/exact-range.ts).
+  if (params.exact === true) return meanRangeExact(inputs, out as FloatArray, start, end, params);
   // int64/uint64 inputs: the exact BigInt-aware kernel (src/kernels/int64.ts).
   if (hasBigIntInput(inputs)) return meanRangeInt64(inputs, out as FloatArray, start, end, params);
   meanRangeNumbers(inputs as readonly TypedArray[], out as FloatArray, start, end, params);

@@ -17,6 +17,8 @@ export interface MeanKernelParams {
   readonly nanOmit: boolean;
   /** Set when an input or the output is float16/bfloat16 (see `half-range.ts`); absent otherwise. */
   readonly half?: HalfKernelDTypes;
+  /** The exact mode: every result correctly rounded from the exact mean (`exact-range.ts`). */
+  readonly exact?: boolean;
 }
 
 /**

@@ -8,7 +8,7 @@
  *
  * σ follows the largest weight among the inputs so far, input by input (the kernel rescales its running
  * sums by 2^(σ' − σ) when σ changes), so that a stream, which cannot know its later weights, performs the
- * very same operations as the kernel (src/operators/internal/accumulator.ts). Since σ only decreases,
+ * very same operations as the kernel (src/operators/internal/running-accumulator.ts). Since σ only decreases,
  * rescaling only drops bits below float64's normal range, of terms 2^300 times smaller than the largest.
  */
 import { exponentOf } from './exact.js';

@@ -44,7 +44,7 @@ export interface FuseMeanOptions extends Omit<MeanFusionOptions, 'out'> {
  * with the group's position ("stream group 3: …"). Each emission is a new
  * tensor (from the pool: backed by a `SharedArrayBuffer` for large groups), never written again.
  *
- * @param options - `weights`, `nan`, `dtype` as `meanFusion`, plus `pool` and `concurrency`.
+ * @param options - `weights`, `nan`, `dtype`, `exact` as `meanFusion`, plus `pool` and `concurrency`.
  * @returns An operator from groups of tensors to their fused tensor.
  * @throws {OptionError} at call time when `options` is not an object, has `out`, `pool` is not a
  *   FusionPool, or `concurrency` is not an integer ≥ 1.
@@ -53,7 +53,11 @@ export function fuseMean(options?: FuseMeanOptions): OperatorFunction<readonly T
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new OptionError(`Expected the options of fuseMean to be an object, got ${describe(options)}`);
   }
-  assertKnownKeys(options ?? {}, ['weights', 'nan', 'dtype', 'pool', 'concurrency', 'out'], 'fuseMean');
+  assertKnownKeys(
+    options ?? {},
+    ['weights', 'nan', 'dtype', 'exact', 'pool', 'concurrency', 'out'],
+    'fuseMean',
+  );
   const { pool, concurrency, ...fusion } = options ?? {};
   if ((fusion as MeanFusionOptions).out !== undefined) {
     throw new OptionError(

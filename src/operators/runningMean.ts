@@ -3,14 +3,13 @@ import { defer, map, type Observable, type OperatorFunction, reduce } from 'rxjs
 import { describe, EmptyInputError, OptionError } from '../errors.js';
 import { type BigIntArray, isBigIntArray, type TypedArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
-import {
-  RunningAccumulator,
-  resolveStreamOptions,
-  type StreamItem,
-  type StreamMeanOptions,
-  StreamReader,
-} from './internal/accumulator.js';
+import { ExactRunningAccumulator } from './internal/exact-running.js';
 import { ExactIntegerAccumulator } from './internal/int64-stream.js';
+import { RunningAccumulator } from './internal/running-accumulator.js';
+import { resolveStreamOptions, type StreamMeanOptions } from './internal/stream-options.js';
+import { type StreamItem, StreamReader } from './internal/stream-reader.js';
+
+type Accumulator = RunningAccumulator | ExactRunningAccumulator | ExactIntegerAccumulator;
 
 /** Options of {@link runningMean}. */
 export interface RunningMeanOptions extends StreamMeanOptions {
@@ -20,6 +19,12 @@ export interface RunningMeanOptions extends StreamMeanOptions {
    * @default 'each'
    */
   emit?: 'each' | 'complete';
+  /**
+   * `true`: every emission is bitwise `meanFusion` of the prefix with `exact: true` — the value of the
+   * output dtype nearest the exact mean, for any data (see `MeanFusionOptions.exact`).
+   * @default false
+   */
+  exact?: boolean;
 }
 
 /**
@@ -50,31 +55,35 @@ export interface RunningMeanOptions extends StreamMeanOptions {
  *   items, and emissions are never written into a shared output).
  */
 export function runningMean(options?: RunningMeanOptions): OperatorFunction<StreamItem, Tensor> {
-  const resolved = resolveStreamOptions(options, 'runningMean', ['emit']);
+  const resolved = resolveStreamOptions(options, 'runningMean', ['emit', 'exact']);
   const emit = options?.emit ?? 'each';
   if (emit !== 'each' && emit !== 'complete') {
     throw new OptionError(`Expected \`emit\` to be 'each' or 'complete', got ${describe(emit)}`);
   }
+  const exact = options?.exact ?? false;
+  if (typeof exact !== 'boolean') {
+    throw new OptionError(`Expected \`exact\` to be a boolean, got ${describe(exact)}`);
+  }
   return (source: Observable<StreamItem>) =>
     defer(() => {
       const reader = new StreamReader();
-      let acc: RunningAccumulator | ExactIntegerAccumulator | undefined;
-      const push = (item: StreamItem): RunningAccumulator | ExactIntegerAccumulator => {
+      let acc: Accumulator | undefined;
+      const push = (item: StreamItem): Accumulator => {
         const { tensor, weight } = reader.read(item);
-        // int64/uint64 streams sum exactly in BigInts (src/operators/internal/int64-stream.ts).
+        // int64/uint64 streams sum exactly in BigInts (src/operators/internal/int64-stream.ts); the exact
+        // mode keeps an error-free state (src/operators/internal/exact-running.ts).
         acc ??= isBigIntArray(tensor.data)
           ? new ExactIntegerAccumulator(tensor, reader.weighted, resolved)
-          : new RunningAccumulator(tensor, reader.weighted, resolved);
+          : exact
+            ? new ExactRunningAccumulator(tensor, reader.weighted, resolved)
+            : new RunningAccumulator(tensor, reader.weighted, resolved);
         if (acc instanceof ExactIntegerAccumulator) acc.push(tensor.data as BigIntArray, weight);
         else acc.push(tensor.data as TypedArray, weight);
         return acc;
       };
       if (emit === 'each') return source.pipe(map((item) => push(item).result()));
       return source.pipe(
-        reduce<StreamItem, RunningAccumulator | ExactIntegerAccumulator | undefined>(
-          (_, item) => push(item),
-          undefined,
-        ),
+        reduce<StreamItem, Accumulator | undefined>((_, item) => push(item), undefined),
         map((done) => {
           if (done === undefined) {
             throw new EmptyInputError('The stream completed without any tensor: a mean needs at least one');

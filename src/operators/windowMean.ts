@@ -3,14 +3,10 @@ import { defer, filter, map, type Observable, type OperatorFunction } from 'rxjs
 import { describe, OptionError } from '../errors.js';
 import { type BigIntArray, isBigIntArray, type TypedArray } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
-import {
-  resolveStreamOptions,
-  type StreamItem,
-  type StreamMeanOptions,
-  StreamReader,
-  WindowAccumulator,
-} from './internal/accumulator.js';
 import { ExactIntegerAccumulator } from './internal/int64-stream.js';
+import { resolveStreamOptions, type StreamMeanOptions } from './internal/stream-options.js';
+import { type StreamItem, StreamReader } from './internal/stream-reader.js';
+import { WindowAccumulator } from './internal/window-accumulator.js';
 
 /** Options of {@link windowMean}. */
 export interface WindowMeanOptions extends StreamMeanOptions {

@@ -179,6 +179,7 @@ async function runJob(
               end: r.end,
               weights,
               nanOmit: plan.params.nanOmit,
+              ...(plan.params.exact === true ? { exact: true } : {}),
             })),
             attempts,
             backoff,

@@ -54,6 +54,8 @@ export interface ShardData {
   readonly weights: string | null;
   /** Skip NaNs per element. */
   readonly nanOmit: boolean;
+  /** The exact mode (`exact: true`); absent: the default mode. */
+  readonly exact?: boolean;
 }
 
 /** What a shard job returns: the input bytes it read. */

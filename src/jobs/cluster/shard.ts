@@ -30,6 +30,7 @@ export async function runShard(
     params: {
       weights: decodeWeights(data.weights),
       nanOmit: data.nanOmit,
+      ...(data.exact === true ? { exact: true } : {}),
       ...halfParams(
         data.inputs.map((x) => x.dtype),
         data.out.dtype,

@@ -11,7 +11,7 @@ import { roundRatio, scaled } from '../../kernels/exact-rational.js';
 import type { BigIntArray, FloatDType } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
 import type { AnyTensor, Tensor } from '../../tensor/tensor.js';
-import type { ResolvedStreamOptions } from './accumulator.js';
+import type { ResolvedStreamOptions } from './stream-options.js';
 
 /** A finite float64 weight as the exact integer N with w = N · 2^-1074. */
 const exactWeight = scaled;
