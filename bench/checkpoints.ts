@@ -8,9 +8,11 @@
  * runs in its own child process, so peak RSS is its own. Prints seconds, GB/s of input, the ratio to the
  * faster Python contender and peak RSS (medians of --runs runs), then deletes the files.
  *
- * Python: --python PATH, else .venv/bin/python, else python3; it needs `safetensors ml_dtypes numpy`
- * (`python3 -m venv .venv && .venv/bin/pip install safetensors ml_dtypes numpy`). Without them the Python
- * rows are skipped and the rest runs.
+ * Python: --python PATH, else the benchmarks' Python (`MEAN_FUSION_PYTHON`, else bench/.venv), else
+ * .venv/bin/python, else python3; it needs `safetensors ml_dtypes numpy` (`python3 -m venv bench/.venv &&
+ * bench/.venv/bin/pip install safetensors ml_dtypes numpy`). Without them the Python rows are skipped and
+ * the rest runs. The contenders' order rotates from run to run, so none is always first after the files
+ * are generated (or always follows another's freshly freed page cache).
  *
  * Usage: node dist/bench/checkpoints.js [--size-mb 1024] [--k 4] [--runs 1] [--threads N]
  *          [--memory-limit-mb 512] [--dir DIR] [--python PATH]
@@ -23,7 +25,7 @@ import { join } from 'node:path';
 import { createSafetensorsFile } from '../src/io/safetensors/write.js';
 import { fuseCheckpointsAsync } from '../src/jobs/fuseCheckpoints.js';
 import { toHalfBits } from '../src/tensor/half.js';
-import { benchArgs, median, printTable, runBenchChild } from './util.js';
+import { benchArgs, benchPython, median, printTable, runBenchChild } from './util.js';
 
 interface Measure {
   seconds: number;
@@ -118,7 +120,7 @@ function runPy(python: string, cfg: object): Measure {
 
 /** The Python interpreter with safetensors, ml_dtypes and numpy, or undefined. */
 function findPython(given: string | undefined): string | undefined {
-  const candidates = given !== undefined ? [given] : ['.venv/bin/python', 'python3'];
+  const candidates = given !== undefined ? [given] : [benchPython(), '.venv/bin/python', 'python3'];
   for (const p of candidates) {
     if (p.includes('/') && !existsSync(p)) continue;
     const r = spawnSync(p, ['-c', 'import safetensors, ml_dtypes, numpy'], { stdio: 'ignore' });
@@ -211,15 +213,24 @@ async function main(): Promise<void> {
       for (const [j, p] of inputs.entries()) await generate(p, dtype, size, j + 1);
       const output = join(dir, `${dtype}-soup.safetensors`);
       const results: Record<string, Measure[]> = { one: [], many: [], st: [], mmap: [] };
+      const contenders: [keyof typeof results, () => Measure][] = [
+        ['one', () => runChild({ inputs, output, threads: 1, memoryLimit })],
+        ['many', () => runChild({ inputs, output, threads, memoryLimit })],
+      ];
+      if (python !== undefined) {
+        contenders.push(
+          ['st', () => runPy(python, { inputs, output, mode: 'safetensors' })],
+          ['mmap', () => runPy(python, { inputs, output, mode: 'mmap' })],
+        );
+      }
       for (let r = 0; r < runs; r++) {
-        // Interleaved, so a noisy neighbour on the shared machine hits every contender alike.
-        results.one.push(runChild({ inputs, output, threads: 1, memoryLimit }));
-        results.many.push(runChild({ inputs, output, threads, memoryLimit }));
-        if (python !== undefined) {
-          results.st.push(runPy(python, { inputs, output, mode: 'safetensors' }));
-          results.mmap.push(runPy(python, { inputs, output, mode: 'mmap' }));
+        // Interleaved, in an order that rotates, so a noisy neighbour on the shared machine (or the page
+        // cache's state after the previous contender) hits every contender alike.
+        for (let i = 0; i < contenders.length; i++) {
+          const [name, run] = contenders[(i + r) % contenders.length];
+          results[name].push(run());
+          await rm(output, { force: true });
         }
-        await rm(output, { force: true });
       }
       const secs = (m: Measure[]) => median(m.map((x) => x.seconds));
       const best = python === undefined ? Number.NaN : Math.min(secs(results.st), secs(results.mmap));

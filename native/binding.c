@@ -16,6 +16,7 @@
  *   meanFiles(fds: number[], offsets: number[], dtypes: number[], out: Float64Array | Float32Array, count,
  *     flags: Int32Array) -> status (files.h); flags[0] = flagged (float32) or non-finite (float64) count
  *   meanExact, accumulateExact, finishExact: the exact mode (binding-exact.c)
+ *   meanHalf, meanFilesHalf: the half-precision kernels (binding-half.c)
  */
 #include <stdlib.h>
 
@@ -25,6 +26,8 @@
 
 /* Registers the exact mode entry points (binding-exact.c). */
 napi_status mf_define_exact(napi_env env, napi_value exports);
+/* Registers the half-precision entry points (binding-half.c). */
+napi_status mf_define_half(napi_env env, napi_value exports);
 
 static napi_value MeanF64(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -228,5 +231,6 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (mf_define_exact(env, exports) != napi_ok) return NULL;
+  if (mf_define_half(env, exports) != napi_ok) return NULL;
   return exports;
 }

@@ -15,6 +15,7 @@
 #endif
 
 #include "files.h"
+#include "half.h"
 
 #include <string.h>
 
@@ -63,10 +64,32 @@ static void install_bus_handler(void) {
 #endif
 
 #ifdef HAVE_MMAP
-static const size_t ITEM[] = {8, 4, 1, 1, 2, 2, 4, 4};
+static const size_t ITEM[] = {8, 4, 1, 1, 2, 2, 4, 4, 2, 2};
 
-int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t count, int32_t *flags,
-                  size_t cap, size_t *nflag) {
+/* What runs on the mapped inputs: the float kernels (mf_mean_files) or the half kernel (mf_mean_files_half). */
+typedef struct {
+  void *out;
+  int out_dtype; /* MF_F64, MF_F32, MF_F16 or MF_BF16 */
+  int32_t *flags;
+  size_t cap;
+  size_t *nflag;
+} mapped_job;
+
+static int run_kernel(const mf_input *in, size_t k, size_t count, const mapped_job *job) {
+  if (job->out_dtype == MF_F16 || job->out_dtype == MF_BF16) return mf_mean_half(in, k, job->out, job->out_dtype, count);
+  for (size_t j = 0; j < k; j++) {
+    if (in[j].dtype == MF_F16 || in[j].dtype == MF_BF16) return mf_mean_half(in, k, job->out, job->out_dtype, count);
+  }
+  if (job->out_dtype == MF_F32) {
+    size_t reached = mf_mean_f32(in, k, (float *)job->out, 0, count, job->flags, job->cap, job->nflag);
+    return reached == count ? 0 : 1; /* 1: more flagged elements than fit; the caller redoes the chunk */
+  }
+  *job->nflag = mf_mean_f64(in, k, (double *)job->out, 0, count);
+  return 0;
+}
+
+/* Maps the chunk of every input, runs the job on the mapped pages (SIGBUS-guarded) and unmaps them. */
+static int with_mapped(const mf_file *files, size_t k, size_t count, const mapped_job *job) {
   long page = sysconf(_SC_PAGESIZE);
   mf_input *in = malloc(sizeof(mf_input) * k);
   void **base = calloc(k, sizeof(void *));
@@ -110,12 +133,7 @@ int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t
     goto done;
   }
   bus_return = &here;
-  if (out_f32) {
-    size_t reached = mf_mean_f32(in, k, (float *)out, 0, count, flags, cap, nflag);
-    status = reached == count ? 0 : 1; /* 1: more flagged elements than fit; the caller redoes the chunk */
-  } else {
-    *nflag = mf_mean_f64(in, k, (double *)out, 0, count);
-  }
+  status = run_kernel(in, k, count, job);
   bus_return = NULL;
 done:
   for (size_t j = 0; base && j < k; j++) {
@@ -126,7 +144,24 @@ done:
   free(len);
   return status;
 }
+
+int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t count, int32_t *flags,
+                  size_t cap, size_t *nflag) {
+  mapped_job job = {out, out_f32 ? MF_F32 : MF_F64, flags, cap, nflag};
+  return with_mapped(files, k, count, &job);
+}
+
+int mf_mean_files_half(const mf_file *files, size_t k, void *out, int out_dtype, size_t count) {
+  size_t nflag = 0;
+  mapped_job job = {out, out_dtype, NULL, 0, &nflag};
+  return with_mapped(files, k, count, &job);
+}
 #else
+int mf_mean_files_half(const mf_file *files, size_t k, void *out, int out_dtype, size_t count) {
+  (void)files, (void)k, (void)out, (void)out_dtype, (void)count;
+  return -1;
+}
+
 int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t count, int32_t *flags,
                   size_t cap, size_t *nflag) {
   (void)files, (void)k, (void)out, (void)out_f32, (void)count, (void)flags, (void)cap, (void)nflag;

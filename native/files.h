@@ -20,4 +20,12 @@ typedef struct {
 int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t count, int32_t *flags,
                   size_t cap, size_t *nflag);
 
+/**
+ * The plain mean of half-precision (MF_F16/MF_BF16, half.h) or mixed inputs from their mapped pages into
+ * out of out_dtype (MF_F64, MF_F32, MF_F16, MF_BF16), as mf_mean_half. Returns 0 on success, -1 as
+ * mf_mean_files, 1 when the chunk needs the reference's slow paths (the caller reads it another way),
+ * -2 out of memory.
+ */
+int mf_mean_files_half(const mf_file *files, size_t k, void *out, int out_dtype, size_t count);
+
 #endif

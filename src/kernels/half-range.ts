@@ -16,6 +16,7 @@
 import type { FloatArray, TypedArray } from '../tensor/dtype.js';
 import { decodeHalfInto, type HalfDType } from '../tensor/half.js';
 import { productError, SPLIT_LIMIT } from './exact.js';
+import { meanHalfNative } from './native-half.js';
 import type { HalfKernelDTypes, MeanKernelParams } from './params.js';
 
 /** Elements per block: k float32 blocks of 16 KiB stay in cache next to the kernel's own staging. */
@@ -39,6 +40,26 @@ type Kernel = (
  * exact mean (ties to even) for a half output, whenever `kernel`'s float32 result is correctly rounded.
  */
 export function meanRangeHalf(
+  inputs: readonly TypedArray[],
+  out: FloatArray | Uint16Array,
+  start: number,
+  end: number,
+  params: MeanKernelParams,
+  kernel: Kernel,
+): void {
+  const half = params.half as HalfKernelDTypes;
+  // The plain mean runs in C when the addon is loaded (native/half.c, the same bits).
+  // (The exact mode, weights and NaN omission take the reference.)
+  const plainMean = params.weights === null && !params.nanOmit && params.exact !== true;
+  if (plainMean && meanHalfNative(inputs, out, start, end, half)) return;
+  meanRangeHalfReference(inputs, out, start, end, params, kernel);
+}
+
+/**
+ * {@link meanRangeHalf} in JavaScript (block decode, `kernel`, exact rounding): the reference the native
+ * half kernel must match bit for bit, and the path of weighted, NaN-omitting and exact-mode means.
+ */
+export function meanRangeHalfReference(
   inputs: readonly TypedArray[],
   out: FloatArray | Uint16Array,
   start: number,
