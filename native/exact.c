@@ -489,8 +489,10 @@ static inline int finish_one(double s, double c, double d, int f32, double *res)
       double e1 = (dp - (r1 - z1)) + (lo - z1);                                                            \
       double r = r1 - pe, z2 = r - r1;                                                                     \
       double e2 = (r1 - (r - z2)) + (-pe - z2);                                                            \
-      int exact = (e1 == 0.0) & (e2 == 0.0);                                                               \
-      double err = exact ? 0.0 : (fabs(dp) + fabs(lo) + fabs(pe)) * 0x1p-50;                              \
+      /* m[i] bounds the errors the state lost (marked blocks); 0: the state is exact. */                   \
+      double mm = m[i], lost = mm * (1.0 + 0x1p-20);                                                       \
+      int exact = (e1 == 0.0) & (e2 == 0.0) & (mm == 0.0);                                                 \
+      double err = (exact ? 0.0 : (fabs(dp) + fabs(lo) + fabs(pe)) * 0x1p-50) + lost;                      \
       double up, down;                                                                                     \
       uint64_t odd;                                                                                        \
       if (F32) {                                                                                           \
@@ -517,7 +519,7 @@ static inline int finish_one(double s, double c, double d, int f32, double *res)
       double mag = ay;                                                                                     \
       mag = go_up ? ay + up : mag;                                                                         \
       mag = go_down ? ay - down : mag;                                                                     \
-      int ok = (m[i] == 0.0) & (a >= 0x1p-900) & (a <= 0x1p990) & (ay > 0.0) & (ay < 0x1p1000) &           \
+      int ok = (mm < INFINITY) & (a >= 0x1p-900) & (a <= 0x1p990) & (ay > 0.0) & (ay < 0x1p1000) &         \
                (up < INFINITY) & (inside | tie_up | tie_down | next | prev);                               \
       out[i] = (OUT)copysign(mag, y);                                                                      \
       bad[i] = !ok;                                                                                        \
@@ -561,16 +563,20 @@ FMA_CLONES static size_t fast_f64_fma(const double *restrict s, const double *re
     double h = d * ulp * 0.5; /* half the spacing, scaled by d */
     double sg = copysign(1.0, y);
     double rr = sg * r, ee = sg * e;
-    int below_up = (rr < h) | ((rr == h) & (ee < 0.0));
-    int above_down = (rr > -h) | ((rr == -h) & (ee > 0.0));
-    int tie_up = (rr == h) & (ee == 0.0), tie_down = (rr == -h) & (ee == 0.0);
-    int next = (rr > h) & (rr < 2.9 * h), prev = (rr < -h) & (rr > -2.4 * h);
+    /* m[i] bounds the errors the state lost (marked blocks): then only bounds decide, no tie. */
+    double mm = m[i], lost = mm * (1.0 + 0x1p-20);
+    double top = rr + fabs(ee) + lost, bottom = rr - fabs(ee) - lost;
+    int loose = mm != 0.0;
+    int below_up = loose ? top < h : (rr < h) | ((rr == h) & (ee < 0.0));
+    int above_down = loose ? bottom > -h : (rr > -h) | ((rr == -h) & (ee > 0.0));
+    int tie_up = !loose & (rr == h) & (ee == 0.0), tie_down = !loose & (rr == -h) & (ee == 0.0);
+    int next = (bottom > h) & (top < 2.9 * h), prev = (top < -h) & (bottom > -2.4 * h);
     int odd = (int)(b & 1u);
     int go_up = next | (odd & tie_up), go_down = prev | (odd & tie_down);
     double mag = ay;
     mag = go_up ? ay + ulp : mag;
     mag = go_down ? ay - ulp : mag;
-    int ok = (m[i] == 0.0) & (a >= 0x1p-900) & (a <= 0x1p990) & (ay >= 0x1p-960) & (ay < 0x1p1000) & !pow2 &
+    int ok = (mm < INFINITY) & (a >= 0x1p-900) & (a <= 0x1p990) & (ay >= 0x1p-960) & (ay < 0x1p1000) & !pow2 &
              ((below_up & above_down) | tie_up | tie_down | next | prev);
     out[i] = copysign(mag, y);
     bad[i] = !ok;

@@ -3,9 +3,10 @@
  *
  * State: per element a pair (s, c) whose exact sum is the exact sum of the inputs so far, kept by two
  * TwoSum steps per input: (s, e) = TwoSum(s, x) is exact (Knuth), and (c, e2) = TwoSum(c, e) is exact when
- * e2 = 0. Any input with e2 != 0 (the errors no longer fit one float64) or non-finite (overflow, ±inf, NaN)
- * marks the element, which the caller then computes with an exact accumulator. The mark is Σ|e2| (a float64:
- * a sum of non-negative terms is zero exactly when every term is, and NaN stays NaN).
+ * e2 = 0. A block whose inputs' magnitudes are close (see scan_certifies in exact.c) needs only c += e; a
+ * wider block keeps the mark m = Σ|e2| per element (a float64 bound on what the pair lost: a sum of
+ * non-negative terms, zero exactly when every term is, NaN for ±inf, NaN or overflow), which the finish
+ * takes as an error bound (no tie can then be certified).
  *
  * Finish: N = s + c renormalised by TwoSum to hi + lo (exact), candidate y = fl(hi / D) rounded to the
  * output format, and the exact residual R = N - y·D = (hi - p) + lo - pe (p + pe = y·D by TwoProduct, hi - p

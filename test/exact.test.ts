@@ -242,16 +242,25 @@ describe('exact: true against the exact reference (property)', () => {
       return seed / 2 ** 31;
     };
     const n = 5000;
-    for (const k of [2, 3, 8]) {
-      const cols = Array.from({ length: k }, () =>
-        Array.from({ length: n }, () => rand() + rand() * 2 ** -31),
-      );
+    // Same-scale data (the scanned blocks) and magnitudes spread over 20 decades (the marked blocks, whose
+    // finish works from a bound on what the state lost).
+    const same = () => rand() + rand() * 2 ** -31;
+    const wide = () => (rand() - 0.5) * 10 ** (rand() * 20 - 10);
+    const runs: [number, () => number][] = [
+      [2, same],
+      [3, same],
+      [8, same],
+      [3, wide],
+      [8, wide],
+    ];
+    for (const [k, value] of runs) {
+      const cols = Array.from({ length: k }, () => Array.from({ length: n }, value));
       for (const dtype of ['float64', 'float32'] as const) {
         const inputs = tensors(cols, dtype);
         expectBits(
           meanFusion(inputs, { exact: true }).data as Float64Array,
           reference(inputs, null, false, dtype),
-          `k=${k} ${dtype}`,
+          `k=${k} ${value === wide ? 'wide' : 'same'} ${dtype}`,
         );
       }
     }

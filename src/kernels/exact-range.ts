@@ -103,6 +103,7 @@ function certifiedElement(
   const nanOmit = params.nanOmit;
   let s = 0;
   let c = 0;
+  let lost = 0; // Σ of what steps that were not error-free lost (a bound for the finish)
   let ds = 0; // the divisor under omission: a count, or the weights' error-free state (ds, dc)
   let dc = 0;
   let started = false;
@@ -119,12 +120,18 @@ function certifiedElement(
       started = true;
       if (x - x !== 0) return Number.NaN; // ±inf or NaN: the exact accumulator gives the default result
     } else {
-      if (!exactStep(s, c, v)) return Number.NaN;
+      if (!exactStep(s, c, v)) {
+        if (x - x !== 0 || stepState.lost !== stepState.lost) return Number.NaN; // not finite
+        lost += Math.abs(stepState.lost);
+      }
       s = stepState.s;
       c = stepState.c;
       if (e !== 0) {
-        if (!exactStep(c, 0, e) || stepState.c !== 0) return Number.NaN;
-        c = stepState.s;
+        // c + e: its rounding error (exact by TwoSum) is lost too.
+        const t = c + e;
+        const z = t - c;
+        lost += Math.abs(c - (t - z) + (e - z));
+        c = t;
       }
     }
     if (nanOmit) {
@@ -143,5 +150,6 @@ function certifiedElement(
     if (divisor - ds !== dc) return Number.NaN; // the counted weights' sum is not one float64
   }
   if (!certifiable(divisor)) return Number.NaN;
-  return finishExact(s, c, divisor, toFloat32);
+  if (!(lost < Number.POSITIVE_INFINITY)) return Number.NaN;
+  return finishExact(s, c, divisor, toFloat32, lost);
 }

@@ -25,8 +25,8 @@
  */
 import { productError } from './exact.js';
 
-/** Set by {@link exactStep}: the error-free state after the step. */
-export const stepState = { s: 0, c: 0 };
+/** Set by {@link exactStep}: the state after the step, and what the step lost (0 when error-free). */
+export const stepState = { s: 0, c: 0, lost: 0 };
 
 /**
  * One term v into the state (s, c); writes the new state into {@link stepState} and returns true when the
@@ -42,6 +42,7 @@ export function exactStep(s: number, c: number, v: number): boolean {
   const f = c - (u - w) + (e - w);
   stepState.s = t;
   stepState.c = u;
+  stepState.lost = f;
   return f === 0; // NaN (from ±inf or overflow) is not 0
 }
 
@@ -84,10 +85,12 @@ function neighbour32(a: number, step: 1 | -1): number {
  * @param c - State compensation; s + c is the exact sum of the terms.
  * @param d - The divisor (k, or the weights' exact sum): finite, non-zero, |d| in [2^-400, 2^400].
  * @param toFloat32 - Round to float32 instead of float64.
+ * @param lost - A bound on |exact sum − (s + c)| (what steps that were not error-free lost); 0: exact.
+ *   With a bound, only results whose whole interval lies inside one rounding cell are certified.
  */
-export function finishExact(s: number, c: number, d: number, toFloat32: boolean): number {
+export function finishExact(s: number, c: number, d: number, toFloat32: boolean, lost = 0): number {
   const hi0 = s + c;
-  if (hi0 === 0) return (s === 0 ? s : 0) / d;
+  if (hi0 === 0) return lost === 0 ? (s === 0 ? s : 0) / d : Number.NaN;
   const z = hi0 - s;
   const lo0 = s - (hi0 - z) + (c - z);
   // Divide by |d|: the mean's sign moves to the numerator.
@@ -107,7 +110,7 @@ export function finishExact(s: number, c: number, d: number, toFloat32: boolean)
     const pe = productError(y, dd, p);
     const dp = hi - p; // exact (Sterbenz)
     const r = dp + lo - pe;
-    const err = (Math.abs(dp) + Math.abs(lo) + Math.abs(pe)) * 2 ** -50;
+    const err = (Math.abs(dp) + Math.abs(lo) + Math.abs(pe)) * 2 ** -50 + lost * (1 + 2 ** -20);
     const up = (toFloat32 ? neighbour32(ay, 1) : neighbour64(ay, 1)) - ay;
     const down = ay - (toFloat32 ? neighbour32(ay, -1) : neighbour64(ay, -1));
     if (!(up < Number.POSITIVE_INFINITY)) return Number.NaN; // float32's largest value: overflow is near
@@ -116,6 +119,13 @@ export function finishExact(s: number, c: number, d: number, toFloat32: boolean)
     const hu = dd * up * 0.5;
     const hd = dd * down * 0.5;
     if (rr + err < hu && rr - err > -hd) return y;
+    if (lost !== 0) {
+      // Only bounds: move to a neighbour whose cell holds the whole interval's side, else exact.
+      if (rr - err > hu) y = sign * (ay + up);
+      else if (rr + err < -hd) y = sign * (ay - down);
+      else return Number.NaN;
+      continue;
+    }
     // Near or on a midpoint, or beyond: the exact signs of R ∓ spacing/2 decide (ties to even).
     const above = exactSign4(sign * dp, sign * lo, -sign * pe, -hu);
     if (above === 0) return sign * evenOf(ay, ay + up, toFloat32);
