@@ -125,8 +125,43 @@ describe('exact: true on every path', () => {
     }
   });
 
-  it('runningMean exact refuses a non-boolean exact', () => {
+  it('runningMean exact refuses a non-boolean exact (null too) and half-precision dtypes', () => {
     expect(() => runningMean({ exact: 'yes' as unknown as boolean })).toThrow(/`exact`/);
+    expect(() => runningMean({ exact: null as unknown as boolean })).toThrow(/`exact`/);
+    for (const dtype of ['float16', 'bfloat16'] as const) {
+      expect(() => runningMean({ exact: true, dtype })).toThrow(/float32 or float64/);
+      expect(() => runningMean({ dtype })).toThrow(/float32 or float64/);
+    }
+  });
+
+  it('runningMean, as meanFusion, takes weights whose float64 sum is 0 but whose exact sum is not', async () => {
+    const xs = [1, 2, 3].map((v) => tensor(Float64Array.of(v)));
+    const weights = [1e16, 1, -1e16];
+    const items = xs.map((t, j) => ({ tensor: t, weight: weights[j] }));
+    for (const exact of [false, true]) {
+      const last = await lastValueFrom(from(items).pipe(runningMean({ exact })));
+      expectSame(last, meanFusion(xs, { weights, exact }), `exact=${exact}`);
+    }
+  });
+
+  it('a NaN result has the same bits on every path (the quiet NaN 0x7ff8…)', async () => {
+    const cols = [
+      [Number.NEGATIVE_INFINITY, 0, Number.NaN, 1],
+      [Number.POSITIVE_INFINITY, 0, 1, 1],
+      [1, Number.POSITIVE_INFINITY * 0, 2, 1],
+    ];
+    const inputs = cols.map((c) => tensor(Float64Array.from(c)));
+    // The output's own bytes (copying through numbers could canonicalize NaNs and hide a difference).
+    const bits = (t: Tensor) =>
+      Array.from(new BigUint64Array(t.data.buffer, t.data.byteOffset, t.data.length));
+    const want = 0x7ff8000000000000n;
+    const direct = meanFusion(inputs, { exact: true });
+    const pooled = await pool.fuse(inputs, { exact: true, chunkRows: 1 });
+    const streamed = await lastValueFrom(from(inputs).pipe(runningMean({ exact: true }), toArray()));
+    for (const t of [direct, pooled, streamed[2]]) {
+      expect(bits(t).slice(0, 3)).toEqual([want, want, want]);
+      expect(t.data[3]).toBe(1);
+    }
   });
 
   it('fuseMean, inline and on the pool', async () => {

@@ -17,6 +17,14 @@ import { nativeReads } from './native.js';
 import { meanExactNative, nativeExact } from './native-exact.js';
 import type { MeanKernelParams } from './params.js';
 
+/**
+ * One NaN for every path: NaNs made by different hardware operations (inf − inf, 0·inf) differ in their
+ * sign bit; the exact mode writes the quiet NaN 0x7ff8… wherever its result is NaN.
+ */
+export function canonical(x: number): number {
+  return x === x ? x : Number.NaN;
+}
+
 /** Below this many elements a native call costs more than the JavaScript loop saves. */
 const NATIVE_MIN_ELEMENTS = 64;
 
@@ -64,7 +72,8 @@ export function meanRangeExact(
   const toFloat32 = out instanceof Float32Array;
   const weights = params.weights === null ? null : exactWeights(params.weights);
   if (hasBigIntInput(inputs)) {
-    for (let i = start; i < end; i++) out[i] = exactElementMean(inputs, weights, i, params, toFloat32, true);
+    for (let i = start; i < end; i++)
+      out[i] = canonical(exactElementMean(inputs, weights, i, params, toFloat32, true));
     return;
   }
   const numbers = inputs as readonly TypedArray[];
@@ -72,7 +81,7 @@ export function meanRangeExact(
     const native = nativeExact();
     if (native !== null && nativeReads(numbers)) {
       meanExactNative(native, numbers, out, start, end, (i) => {
-        out[i] = exactElementMean(numbers, null, i, params, toFloat32, true);
+        out[i] = canonical(exactElementMean(numbers, null, i, params, toFloat32, true));
       });
       return;
     }
@@ -80,7 +89,7 @@ export function meanRangeExact(
   const d = params.weights === null ? inputs.length : exactWeightSum(params.weights);
   for (let i = start; i < end; i++) {
     let r = certifiedElement(numbers, i, params, d, toFloat32);
-    if (Number.isNaN(r)) r = exactElementMean(numbers, weights, i, params, toFloat32, true);
+    if (Number.isNaN(r)) r = canonical(exactElementMean(numbers, weights, i, params, toFloat32, true));
     out[i] = r;
   }
 }

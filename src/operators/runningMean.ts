@@ -60,7 +60,7 @@ export function runningMean(options?: RunningMeanOptions): OperatorFunction<Stre
   if (emit !== 'each' && emit !== 'complete') {
     throw new OptionError(`Expected \`emit\` to be 'each' or 'complete', got ${describe(emit)}`);
   }
-  const exact = options?.exact ?? false;
+  const exact = options?.exact === undefined ? false : options.exact;
   if (typeof exact !== 'boolean') {
     throw new OptionError(`Expected \`exact\` to be a boolean, got ${describe(exact)}`);
   }

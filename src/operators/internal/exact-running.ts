@@ -10,6 +10,7 @@
  * of a zero weight and an infinity) are summed apart in IEEE arithmetic and give what the default mode gives.
  */
 import { OptionError } from '../../errors.js';
+import { canonical } from '../../kernels/exact-range.js';
 import { roundRatio, scaled } from '../../kernels/exact-rational.js';
 import { exactProductError, exactStep, finishExact, stepState } from '../../kernels/exact-sum.js';
 import { accumulateExactNative, finishExactNative, nativeExactStream } from '../../kernels/native-exact.js';
@@ -208,7 +209,7 @@ export class ExactRunningAccumulator {
       this.#wExact && this.#wHi + this.#wLo - this.#wHi === this.#wLo ? this.#wHi + this.#wLo : NaN;
     const native = this.#native ?? null;
     const exactly = (i: number): void => {
-      o[i] = this.#exactElement(i);
+      o[i] = canonical(this.#exactElement(i));
     };
     if (!this.#omit && native !== null && shared > 0 && certifiable(shared)) {
       finishExactNative(native, s, c, o, shared, this.#n, exactly);

@@ -36,8 +36,9 @@ export class RunningAccumulator {
   #k = 0;
   /** Σ|w| in push order (the overflow-safe scale's input). */
   #absW = 0;
-  /** Σ w in push order, as `meanFusion` checks it for a zero sum. */
+  /** Σ w in push order, compensated (#total + #totalLo), as `meanFusion` checks it for a zero sum. */
   #total = 0;
+  #totalLo = 0;
   /** The compensated weight sum (wHi, wLo) when it is the same for every element (no NaN omission). */
   #wHi = 0;
   #wLo = 0;
@@ -68,7 +69,7 @@ export class RunningAccumulator {
 
   /** Σ wᵢ of the pushes in order (the number of pushes when unweighted). */
   get weightTotal(): number {
-    return this.#total;
+    return this.#total + this.#totalLo;
   }
 
   /** Adds one tensor's data (same shape and dtype as the first; unchecked) with weight `w` (1 if unweighted). */
@@ -78,7 +79,10 @@ export class RunningAccumulator {
     if (this.#weighted && this.#f32) w = this.#kernelWeight(w);
     this.#k++;
     this.#absW += Math.abs(w);
-    this.#total += given;
+    const u = this.#total + given;
+    const z = u - this.#total;
+    this.#totalLo += this.#total - (u - z) + (given - z);
+    this.#total = u;
     const exp = scaleExponentFor(this.#weighted ? this.#absW : this.#k);
     this.#st.scaled.raise(exp);
     if (!this.#omit) {
@@ -161,7 +165,7 @@ export class RunningAccumulator {
    */
   result(): Tensor {
     if (this.#k === 0) throw new EmptyInputError('The stream has no tensor yet: a mean needs at least one');
-    if (this.#total === 0) {
+    if (this.#total + this.#totalLo === 0) {
       throw new OptionError(
         `The weights of stream items 0 to ${this.#k - 1} sum to 0: their weighted mean is undefined`,
       );

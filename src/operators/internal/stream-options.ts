@@ -27,7 +27,7 @@ export interface ResolvedStreamOptions {
  *
  * @param extra - Names of the operator's own options (checked by the caller).
  * @throws {OptionError} when `options` is not an object, has `weights` or `out`, an unknown key, or a bad
- *   `nan` or `dtype`.
+ *   `nan` or `dtype` (float16 and bfloat16 included: the stream operators emit float32 or float64).
  */
 export function resolveStreamOptions(
   options: unknown,
@@ -57,6 +57,12 @@ export function resolveStreamOptions(
     }
   }
   const resolved = resolveOptions({ nan: o.nan, dtype: o.dtype }, 0);
+  if (resolved.dtype === 'float16' || resolved.dtype === 'bfloat16') {
+    throw new OptionError(
+      `${operator} emits float32 or float64 tensors, got \`dtype\` '${resolved.dtype}': ask for 'float32' ` +
+        'and convert the emissions with toHalfBits',
+    );
+  }
   return { nanOmit: resolved.nanOmit, dtype: resolved.dtype };
 }
 
