@@ -567,9 +567,10 @@ FMA_CLONES static size_t fast_f64_fma(const double *restrict s, const double *re
     double mm = m[i], lost = mm * (1.0 + 0x1p-20);
     double top = rr + fabs(ee) + lost, bottom = rr - fabs(ee) - lost;
     int loose = mm != 0.0;
-    int below_up = loose ? top < h : (rr < h) | ((rr == h) & (ee < 0.0));
-    int above_down = loose ? bottom > -h : (rr > -h) | ((rr == -h) & (ee > 0.0));
-    int tie_up = !loose & (rr == h) & (ee == 0.0), tie_down = !loose & (rr == -h) & (ee == 0.0);
+    int tight = !loose;
+    int below_up = (loose & (top < h)) | (tight & ((rr < h) | ((rr == h) & (ee < 0.0))));
+    int above_down = (loose & (bottom > -h)) | (tight & ((rr > -h) | ((rr == -h) & (ee > 0.0))));
+    int tie_up = tight & (rr == h) & (ee == 0.0), tie_down = tight & (rr == -h) & (ee == 0.0);
     int next = (bottom > h) & (top < 2.9 * h), prev = (top < -h) & (bottom > -2.4 * h);
     int odd = (int)(b & 1u);
     int go_up = next | (odd & tie_up), go_down = prev | (odd & tie_down);
