@@ -147,30 +147,37 @@ DEFINE_STEP4(ex_f32, float)
     range[0] = lo;                                                                                        \
     range[1] = hi;                                                                                        \
   }
+#define S4_BODY(T, FIRST)                                \
+  for (size_t i = 0; i < n; i++) {                       \
+    double si, ci, v = (double)a[i];                     \
+    if (FIRST) {                                         \
+      si = v;                                            \
+      ci = 0.0;                                          \
+      SCAN(lo, hi, v);                                   \
+    } else {                                             \
+      si = s[i];                                         \
+      ci = c[i];                                         \
+      SCAN_STEP(si, ci, lo, hi, v);                      \
+    }                                                    \
+    v = (double)b[i];                                    \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    v = (double)d[i];                                    \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    v = (double)e[i];                                    \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    s[i] = si;                                           \
+    c[i] = ci;                                           \
+  }
+/* A run of four inputs in one pass; two loops (first or not), so no side is computed under masks. */
 #define DEFINE_SCANNED4(NAME, T)                                                                         \
   CLONES static void NAME##_s4(double *restrict s, double *restrict c, uint64_t *restrict range,          \
                                const T *restrict a, const T *restrict b, const T *restrict d,             \
                                const T *restrict e, size_t n, int first) {                                \
     uint64_t lo = range[0], hi = range[1];                                                                \
-    for (size_t i = 0; i < n; i++) {                                                                      \
-      double si, ci, v = (double)a[i];                                                                    \
-      if (first) {                                                                                        \
-        si = v;                                                                                           \
-        ci = 0.0;                                                                                         \
-        SCAN(lo, hi, v);                                                                                  \
-      } else {                                                                                            \
-        si = s[i];                                                                                        \
-        ci = c[i];                                                                                        \
-        SCAN_STEP(si, ci, lo, hi, v);                                                                     \
-      }                                                                                                   \
-      v = (double)b[i];                                                                                   \
-      SCAN_STEP(si, ci, lo, hi, v);                                                                       \
-      v = (double)d[i];                                                                                   \
-      SCAN_STEP(si, ci, lo, hi, v);                                                                       \
-      v = (double)e[i];                                                                                   \
-      SCAN_STEP(si, ci, lo, hi, v);                                                                       \
-      s[i] = si;                                                                                          \
-      c[i] = ci;                                                                                          \
+    if (first) {                                                                                          \
+      S4_BODY(T, 1)                                                                                       \
+    } else {                                                                                              \
+      S4_BODY(T, 0)                                                                                       \
     }                                                                                                     \
     range[0] = lo;                                                                                        \
     range[1] = hi;                                                                                        \
@@ -186,38 +193,45 @@ DEFINE_SCANNED(ex_u32, uint32_t)
 DEFINE_SCANNED4(ex_f64, double)
 DEFINE_SCANNED4(ex_f32, float)
 /* Eight consecutive float64 inputs in one pass (the state stays in registers across all eight). */
+#define S8_BODY(FIRST)                                   \
+  for (size_t i = 0; i < n; i++) {                       \
+    double si, ci, v = a0[i];                            \
+    if (FIRST) {                                         \
+      si = v;                                            \
+      ci = 0.0;                                          \
+      SCAN(lo, hi, v);                                   \
+    } else {                                             \
+      si = s[i];                                         \
+      ci = c[i];                                         \
+      SCAN_STEP(si, ci, lo, hi, v);                      \
+    }                                                    \
+    v = a1[i];                                           \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    v = a2[i];                                           \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    v = a3[i];                                           \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    v = a4[i];                                           \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    v = a5[i];                                           \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    v = a6[i];                                           \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    v = a7[i];                                           \
+    SCAN_STEP(si, ci, lo, hi, v);                        \
+    s[i] = si;                                           \
+    c[i] = ci;                                           \
+  }
 CLONES static void ex_f64_s8(double *restrict s, double *restrict c, uint64_t *restrict range,
                              const double *const *restrict x, size_t n, int first) {
   uint64_t lo = range[0], hi = range[1];
   const double *restrict a0 = x[0], *restrict a1 = x[1], *restrict a2 = x[2], *restrict a3 = x[3];
   const double *restrict a4 = x[4], *restrict a5 = x[5], *restrict a6 = x[6], *restrict a7 = x[7];
-  for (size_t i = 0; i < n; i++) {
-    double si, ci, v = a0[i];
-    if (first) {
-      si = v;
-      ci = 0.0;
-      SCAN(lo, hi, v);
-    } else {
-      si = s[i];
-      ci = c[i];
-      SCAN_STEP(si, ci, lo, hi, v);
-    }
-    v = a1[i];
-    SCAN_STEP(si, ci, lo, hi, v);
-    v = a2[i];
-    SCAN_STEP(si, ci, lo, hi, v);
-    v = a3[i];
-    SCAN_STEP(si, ci, lo, hi, v);
-    v = a4[i];
-    SCAN_STEP(si, ci, lo, hi, v);
-    v = a5[i];
-    SCAN_STEP(si, ci, lo, hi, v);
-    v = a6[i];
-    SCAN_STEP(si, ci, lo, hi, v);
-    v = a7[i];
-    SCAN_STEP(si, ci, lo, hi, v);
-    s[i] = si;
-    c[i] = ci;
+  /* Two loops, not one with a test inside: the vectorizer would compute both sides under masks. */
+  if (first) {
+    S8_BODY(1)
+  } else {
+    S8_BODY(0)
   }
   range[0] = lo;
   range[1] = hi;
@@ -543,6 +557,43 @@ DEFINE_FAST(fast_f32, float, 1, product_error)
  * against T except when r == T, where the sign of e does. A |y| that is a power of two (unequal spacings
  * around it) is left to finish_one.
  */
+/* fast_f64_fma for an exact state (m = 0 everywhere: scanned blocks, stream finishes): no bounds to carry. */
+FMA_CLONES static size_t fast_f64_fma_tight(const double *restrict s, const double *restrict c,
+                                            double *restrict out, int64_t *restrict bad, double d, size_t n) {
+  size_t failed = 0;
+  for (size_t i = 0; i < n; i++) {
+    double si = s[i], ci = c[i];
+    double hi = si + ci, z = hi - si;
+    double lo = (si - (hi - z)) + (ci - z);
+    double a = fabs(hi);
+    double y = hi / d;
+    double ay = fabs(y);
+    double r0 = __builtin_fma(-y, d, hi); /* exact */
+    double r = r0 + lo, z1 = r - r0;
+    double e = (r0 - (r - z1)) + (lo - z1); /* R = r + e exactly */
+    uint64_t b = bits64(ay);
+    double ulp = of_bits64(b & 0x7ff0000000000000u) * 0x1p-52;
+    int pow2 = (b & 0x000fffffffffffffu) == 0;
+    double h = d * ulp * 0.5;
+    double sg = copysign(1.0, y);
+    double rr = sg * r, ee = sg * e;
+    int inside = ((rr < h) | ((rr == h) & (ee < 0.0))) & ((rr > -h) | ((rr == -h) & (ee > 0.0)));
+    int tie_up = (rr == h) & (ee == 0.0), tie_down = (rr == -h) & (ee == 0.0);
+    int next = (rr > h) & (rr < 2.9 * h), prev = (rr < -h) & (rr > -2.4 * h);
+    int odd = (int)(b & 1u);
+    int go_up = next | (odd & tie_up), go_down = prev | (odd & tie_down);
+    double mag = ay;
+    mag = go_up ? ay + ulp : mag;
+    mag = go_down ? ay - ulp : mag;
+    int ok = (a >= 0x1p-900) & (a <= 0x1p990) & (ay >= 0x1p-960) & (ay < 0x1p1000) & !pow2 &
+             (inside | tie_up | tie_down | next | prev);
+    out[i] = copysign(mag, y);
+    bad[i] = !ok;
+    failed += !ok;
+  }
+  return failed;
+}
+
 FMA_CLONES static size_t fast_f64_fma(const double *restrict s, const double *restrict c,
                                       const double *restrict m, double *restrict out, int64_t *restrict bad,
                                       double d, size_t n) {
@@ -591,13 +642,20 @@ DEFINE_FAST(fast_f32_fma, float, 1, FMA_ERROR)
 #define HAVE_FMA_PATH 1
 #endif
 
+/* The mark of an exact state (scanned blocks, stream finishes). */
+static const double zeros[BLK];
+
+/* The vectorized finish of n states; m == NULL: the states are exact. */
 static size_t fast_finish(const double *s, const double *c, const double *m, void *out, int f32, double d,
                           int64_t *bad, size_t n) {
 #ifdef HAVE_FMA_PATH
   static int fma = -1;
   if (fma < 0) fma = __builtin_cpu_supports("fma") ? 1 : 0;
+  if (fma && !f32 && m == NULL) return fast_f64_fma_tight(s, c, (double *)out, bad, d, n);
+  if (m == NULL) m = zeros;
   if (fma) return f32 ? fast_f32_fma(s, c, m, (float *)out, bad, d, n) : fast_f64_fma(s, c, m, (double *)out, bad, d, n);
 #endif
+  if (m == NULL) m = zeros;
   return f32 ? fast_f32(s, c, m, (float *)out, bad, d, n) : fast_f64(s, c, m, (double *)out, bad, d, n);
 }
 
@@ -605,8 +663,6 @@ static size_t fast_finish(const double *s, const double *c, const double *m, voi
 static size_t finish_block(const double *s, const double *c, const double *m, void *out, int f32, double d,
                            size_t i0, size_t n, int32_t *flags, size_t count) {
   int64_t bad[BLK];
-  static const double zeros[BLK];
-  if (m == NULL) m = zeros;
   size_t failed = f32 ? fast_finish(s, c, m, (float *)out + i0, 1, d, bad, n)
                       : fast_finish(s, c, m, (double *)out + i0, 0, d, bad, n);
   if (failed == 0) return count;
