@@ -33,7 +33,7 @@ export interface MeanFusionOptions {
    * inputs and weights as given (binary values), ties to even, for any data: no cancellation limit, no
    * spurious overflow or underflow; a zero has the IEEE sign of (Σ terms) / Σ wᵢ, the terms' sum being −0
    * only when every term is −0; NaN (always the quiet NaN 0x7ff8…) and ±inf as without it. The same bits on
-   * every path, kernel, thread count and chunking. Costs a certified compensated pass (1.6–2.2× the default
+   * every path, kernel, thread count and chunking. Costs a certified compensated pass (1.6–2.0× the default
    * mode's time at k = 8 on ordinary data, see the README) and, for the rare elements it cannot certify
    * (heavy cancellation), an exact BigInt sum: linear in k·n. Sources: Knuth (TwoSum), Dekker (TwoProduct),
    * Ogita–Rump–Oishi 2005, Sterbenz 1974; src/kernels/exact-sum.ts.
