@@ -14,7 +14,8 @@
  *   finishF32(s: Float64Array, c: Float64Array, out: Float32Array, k, start, end, flags: Int32Array)
  *     -> index reached; flags as meanF32's
  *   meanFiles(fds: number[], offsets: number[], dtypes: number[], out: Float64Array | Float32Array, count,
- *     flags: Int32Array) -> status (files.h); flags[0] = flagged (float32) or non-finite (float64) count
+ *     flags: Int32Array, exact?: boolean) -> status (files.h); flags[0] = flagged (float32, exact mode) or
+ *     non-finite (float64) count
  *   meanExact, accumulateExact, finishExact: the exact mode (binding-exact.c)
  *   meanHalf, meanFilesHalf: the half-precision kernels (binding-half.c)
  */
@@ -168,8 +169,8 @@ static napi_value FinishF32(napi_env env, napi_callback_info info) {
 }
 
 static napi_value MeanFiles(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 6) return fail(env, "native kernel: meanFiles takes 6 arguments");
   uint32_t k = 0;
@@ -210,8 +211,10 @@ static napi_value MeanFiles(napi_env env, napi_callback_info info) {
     files[j].offset = (uint64_t)off;
     files[j].dtype = dt;
   }
+  bool exact = false;
+  if (argc >= 7) CHECK(napi_get_value_bool(env, argv[6], &exact));
   size_t n = 0;
-  int status = mf_mean_files(files, k, out, odt == MF_F32, count, (int32_t *)flags + 1, flen - 1, &n);
+  int status = mf_mean_files(files, k, out, odt == MF_F32, count, (int32_t *)flags + 1, flen - 1, &n, exact);
   free(files);
   ((int32_t *)flags)[0] = (int32_t)n;
   napi_value r;

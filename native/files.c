@@ -15,6 +15,8 @@
 #endif
 
 #include "files.h"
+
+#include "exact.h"
 #include "half.h"
 
 #include <string.h>
@@ -73,12 +75,18 @@ typedef struct {
   int32_t *flags;
   size_t cap;
   size_t *nflag;
+  int exact; /* the exact mode (exact.h): flags are the elements it could not certify */
 } mapped_job;
 
 static int run_kernel(const mf_input *in, size_t k, size_t count, const mapped_job *job) {
   if (job->out_dtype == MF_F16 || job->out_dtype == MF_BF16) return mf_mean_half(in, k, job->out, job->out_dtype, count);
   for (size_t j = 0; j < k; j++) {
     if (in[j].dtype == MF_F16 || in[j].dtype == MF_BF16) return mf_mean_half(in, k, job->out, job->out_dtype, count);
+  }
+  if (job->exact) {
+    size_t reached = mf_mean_exact(in, k, job->out, job->out_dtype == MF_F32, 0, count, job->flags, job->cap,
+                                   job->nflag);
+    return reached == count ? 0 : 1;
   }
   if (job->out_dtype == MF_F32) {
     size_t reached = mf_mean_f32(in, k, (float *)job->out, 0, count, job->flags, job->cap, job->nflag);
@@ -146,14 +154,14 @@ done:
 }
 
 int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t count, int32_t *flags,
-                  size_t cap, size_t *nflag) {
-  mapped_job job = {out, out_f32 ? MF_F32 : MF_F64, flags, cap, nflag};
+                  size_t cap, size_t *nflag, int exact) {
+  mapped_job job = {out, out_f32 ? MF_F32 : MF_F64, flags, cap, nflag, exact};
   return with_mapped(files, k, count, &job);
 }
 
 int mf_mean_files_half(const mf_file *files, size_t k, void *out, int out_dtype, size_t count) {
   size_t nflag = 0;
-  mapped_job job = {out, out_dtype, NULL, 0, &nflag};
+  mapped_job job = {out, out_dtype, NULL, 0, &nflag, 0};
   return with_mapped(files, k, count, &job);
 }
 #else
@@ -163,8 +171,8 @@ int mf_mean_files_half(const mf_file *files, size_t k, void *out, int out_dtype,
 }
 
 int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t count, int32_t *flags,
-                  size_t cap, size_t *nflag) {
-  (void)files, (void)k, (void)out, (void)out_f32, (void)count, (void)flags, (void)cap, (void)nflag;
+                  size_t cap, size_t *nflag, int exact) {
+  (void)files, (void)k, (void)out, (void)out_f32, (void)count, (void)flags, (void)cap, (void)nflag, (void)exact;
   return -1;
 }
 #endif

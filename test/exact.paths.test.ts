@@ -172,6 +172,26 @@ describe('exact: true on every path', () => {
     }
   });
 
+  it('fuseFiles exact on ordinary data (chunks the mapped-file kernel certifies whole)', async () => {
+    for (const f32 of [false, true]) {
+      let s = 7;
+      const next = () => {
+        s = (s * 1103515245 + 12345) % 2 ** 31;
+        return s / 2 ** 31;
+      };
+      const inputs = [0, 1, 2, 3, 4, 5, 6, 7].map(() => {
+        const a = f32 ? new Float32Array(300 * 64) : new Float64Array(300 * 64);
+        for (let i = 0; i < a.length; i++) a[i] = next() + next() * 2 ** -30;
+        return tensor(a, [300, 64]);
+      });
+      const paths = inputs.map((_, j) => join(dir, `plain-${f32}-${j}.npy`));
+      for (let j = 0; j < inputs.length; j++) await writeNpy(paths[j], inputs[j]);
+      const out = join(dir, `plain-out-${f32}.npy`);
+      await fuseFilesAsync(paths, out, { exact: true, threads: 2, chunkRows: 64 });
+      expectSame((await readNpy(out)) as Tensor, meanFusion(inputs, { exact: true }), `mapped f32=${f32}`);
+    }
+  });
+
   it('fuseFiles and the CLI --exact on .npy files', async () => {
     for (const f32 of [false, true]) {
       const inputs = hardInputs(5, 37, 29, f32, 11);

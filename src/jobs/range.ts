@@ -85,22 +85,15 @@ const flags = new Int32Array(1 + 16384);
 
 /**
  * The plain mean of the range straight from the input files' pages (the native kernel maps them, as numpy's
- * mmap_mode='r' does: no copy through a read buffer). Returns false, leaving `out` to be overwritten, when
- * that cannot serve: no native kernel, weights, NaN omission, the exact mode or half-precision dtypes, a byte swap, a dtype
- * it does not read, too many files to keep open, or elements the exact scalar finisher must redo
- * (non-finite or flagged results).
+ * mmap_mode='r' does: no copy through a read buffer), in the exact mode too. Returns false, leaving `out` to
+ * be overwritten, when that cannot serve: no native kernel, weights, NaN omission or half-precision dtypes, a
+ * byte swap, a dtype it does not read, too many files to keep open, or elements the exact scalar finisher
+ * must redo (non-finite or flagged results).
  */
 function mapped(task: FuseFilesTask, files: FileCache, out: FloatDataArray): boolean {
   const k = nativeKernel() as unknown as NativeFileExports | null;
   const { weights, nanOmit, half, exact } = task.params;
-  if (
-    k === null ||
-    weights !== null ||
-    nanOmit ||
-    half !== undefined ||
-    exact === true ||
-    out instanceof Uint16Array
-  )
+  if (k === null || weights !== null || nanOmit || half !== undefined || out instanceof Uint16Array)
     return false;
   const fds: number[] = [];
   const offsets: number[] = [];
@@ -114,7 +107,7 @@ function mapped(task: FuseFilesTask, files: FileCache, out: FloatDataArray): boo
     offsets.push(x.offset + task.start * DTYPE_CTORS[x.dtype].BYTES_PER_ELEMENT);
     codes.push(code);
   }
-  const status = k.meanFiles(fds, offsets, codes, out, out.length, flags);
+  const status = k.meanFiles(fds, offsets, codes, out, out.length, flags, exact === true);
   return status === 0 && flags[0] === 0;
 }
 

@@ -36,6 +36,7 @@ export interface NativeFileExports {
     out: Float64Array | Float32Array,
     count: number,
     flags: Int32Array,
+    exact?: boolean,
   ): number;
 }
 
