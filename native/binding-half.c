@@ -72,35 +72,16 @@ static napi_value MeanFilesHalf(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 6) return fail(env, "native kernel: meanFilesHalf takes 6 arguments");
-  uint32_t k = 0;
-  bool a1, a2, a3;
-  if (napi_is_array(env, argv[0], &a1) != napi_ok || napi_is_array(env, argv[1], &a2) != napi_ok ||
-      napi_is_array(env, argv[2], &a3) != napi_ok || !a1 || !a2 || !a3 ||
-      napi_get_array_length(env, argv[0], &k) != napi_ok || k == 0) {
-    return fail(env, "native kernel: meanFilesHalf expects arrays of fds, offsets and dtypes");
-  }
   size_t count;
   if (!index_arg(env, argv[5], &count)) return fail(env, "native kernel: bad count");
   int odt;
   void *out;
   if (!half_out(env, argv[3], argv[4], count, &odt, &out)) return fail(env, "native kernel: bad output array");
-  mf_file *files = malloc(sizeof(mf_file) * k);
-  if (!files) return fail(env, "native kernel: out of memory");
-  for (uint32_t j = 0; j < k; j++) {
-    napi_value v;
-    int32_t fd, dt;
-    int64_t off;
-    if (napi_get_element(env, argv[0], j, &v) != napi_ok || napi_get_value_int32(env, v, &fd) != napi_ok ||
-        napi_get_element(env, argv[1], j, &v) != napi_ok || napi_get_value_int64(env, v, &off) != napi_ok ||
-        napi_get_element(env, argv[2], j, &v) != napi_ok || napi_get_value_int32(env, v, &dt) != napi_ok ||
-        fd < 0 || off < 0 || dt < 0 || dt > MF_BF16) {
-      free(files);
-      return fail(env, "native kernel: bad file, offset or dtype");
-    }
-    files[j].fd = fd;
-    files[j].offset = (uint64_t)off;
-    files[j].dtype = dt;
-  }
+  mf_file *files;
+  uint32_t k;
+  if (!files_arg(env, argv, MF_BF16, "native kernel: meanFilesHalf expects arrays of fds, offsets and dtypes",
+                 &files, &k))
+    return NULL;
   int status = mf_mean_files_half(files, k, out, odt, count);
   free(files);
   napi_value r;

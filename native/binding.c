@@ -173,13 +173,6 @@ static napi_value MeanFiles(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 6) return fail(env, "native kernel: meanFiles takes 6 arguments");
-  uint32_t k = 0;
-  bool a1, a2, a3;
-  if (napi_is_array(env, argv[0], &a1) != napi_ok || napi_is_array(env, argv[1], &a2) != napi_ok ||
-      napi_is_array(env, argv[2], &a3) != napi_ok || !a1 || !a2 || !a3 ||
-      napi_get_array_length(env, argv[0], &k) != napi_ok || k == 0) {
-    return fail(env, "native kernel: meanFiles expects arrays of fds, offsets and dtypes");
-  }
   size_t count;
   if (!index_arg(env, argv[4], &count)) return fail(env, "native kernel: bad count");
   int odt;
@@ -194,25 +187,12 @@ static napi_value MeanFiles(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[5], &fdt, &flen, &flags) || fdt != MF_I32 || flen < 2) {
     return fail(env, "native kernel: flags must be an Int32Array of 2 or more elements");
   }
-  mf_file *files = malloc(sizeof(mf_file) * k);
-  if (!files) return fail(env, "native kernel: out of memory");
-  for (uint32_t j = 0; j < k; j++) {
-    napi_value v;
-    int32_t fd, dt;
-    int64_t off;
-    if (napi_get_element(env, argv[0], j, &v) != napi_ok || napi_get_value_int32(env, v, &fd) != napi_ok ||
-        napi_get_element(env, argv[1], j, &v) != napi_ok || napi_get_value_int64(env, v, &off) != napi_ok ||
-        napi_get_element(env, argv[2], j, &v) != napi_ok || napi_get_value_int32(env, v, &dt) != napi_ok ||
-        fd < 0 || off < 0 || dt < 0 || dt > MF_U32) {
-      free(files);
-      return fail(env, "native kernel: bad file, offset or dtype");
-    }
-    files[j].fd = fd;
-    files[j].offset = (uint64_t)off;
-    files[j].dtype = dt;
-  }
   bool exact = false;
   if (argc >= 7) CHECK(napi_get_value_bool(env, argv[6], &exact));
+  mf_file *files;
+  uint32_t k;
+  if (!files_arg(env, argv, MF_U32, "native kernel: meanFiles expects arrays of fds, offsets and dtypes", &files, &k))
+    return NULL;
   size_t n = 0;
   int status = mf_mean_files(files, k, out, odt == MF_F32, count, (int32_t *)flags + 1, flen - 1, &n, exact);
   free(files);

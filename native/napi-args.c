@@ -112,3 +112,38 @@ int count_and_range(napi_env env, napi_value *argv, size_t ik, double *k, size_t
   return napi_get_value_double(env, argv[ik], k) == napi_ok && index_arg(env, argv[ik + 1], start) &&
          index_arg(env, argv[ik + 2], end) && *end >= *start;
 }
+
+int files_arg(napi_env env, napi_value *argv, int max_dtype, const char *what, mf_file **files, uint32_t *k) {
+  bool a1, a2, a3;
+  uint32_t n = 0;
+  if (napi_is_array(env, argv[0], &a1) != napi_ok || napi_is_array(env, argv[1], &a2) != napi_ok ||
+      napi_is_array(env, argv[2], &a3) != napi_ok || !a1 || !a2 || !a3 ||
+      napi_get_array_length(env, argv[0], &n) != napi_ok || n == 0) {
+    fail(env, what);
+    return 0;
+  }
+  mf_file *list = malloc(sizeof(mf_file) * n);
+  if (!list) {
+    fail(env, "native kernel: out of memory");
+    return 0;
+  }
+  for (uint32_t j = 0; j < n; j++) {
+    napi_value v;
+    int32_t fd, dt;
+    int64_t off;
+    if (napi_get_element(env, argv[0], j, &v) != napi_ok || napi_get_value_int32(env, v, &fd) != napi_ok ||
+        napi_get_element(env, argv[1], j, &v) != napi_ok || napi_get_value_int64(env, v, &off) != napi_ok ||
+        napi_get_element(env, argv[2], j, &v) != napi_ok || napi_get_value_int32(env, v, &dt) != napi_ok ||
+        fd < 0 || off < 0 || dt < 0 || dt > max_dtype) {
+      free(list);
+      fail(env, "native kernel: bad file, offset or dtype");
+      return 0;
+    }
+    list[j].fd = fd;
+    list[j].offset = (uint64_t)off;
+    list[j].dtype = dt;
+  }
+  *files = list;
+  *k = n;
+  return 1;
+}

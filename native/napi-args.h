@@ -4,6 +4,7 @@
 
 #include <node_api.h>
 
+#include "files.h"
 #include "kernel.h"
 
 #define CHECK(call)                                  \
@@ -26,5 +27,11 @@ int typed_of(napi_env env, napi_value v, int want, size_t min, void **data);
 int index_arg(napi_env env, napi_value v, size_t *out);
 /* Reads argv[ik] as the divisor k and argv[ik + 1], argv[ik + 2] as an element range [start, end). */
 int count_and_range(napi_env env, napi_value *argv, size_t ik, double *k, size_t *start, size_t *end);
+
+/*
+ * Reads argv[0..2] as equal-length arrays of fds, byte offsets and dtype codes (0..max_dtype) into *files
+ * (malloc'd, *k entries); throws and returns 0 on anything else.
+ */
+int files_arg(napi_env env, napi_value *argv, int max_dtype, const char *what, mf_file **files, uint32_t *k);
 
 #endif
