@@ -104,6 +104,16 @@ export function isDType(value: unknown): value is DType {
  * @throws {DTypeError} for Float16Array and for anything that is not a typed array.
  */
 export function dtypeOf(data: unknown, what = '`data`'): DType {
+  const dtype = typedArrayDType(data);
+  if (dtype !== undefined) return dtype;
+  const got = ArrayBuffer.isView(data) ? data.constructor.name : typeof data;
+  throw new DTypeError(
+    `Expected ${what} to be a typed array of a supported dtype (${DTYPES.join(', ')}), got ${got}`,
+  );
+}
+
+/** The dtype of a supported typed array's elements (see {@link dtypeOf}), or undefined for anything else. */
+export function typedArrayDType(data: unknown): DType | undefined {
   if (data instanceof Float64Array) return 'float64';
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Int8Array) return 'int8';
@@ -114,10 +124,7 @@ export function dtypeOf(data: unknown, what = '`data`'): DType {
   if (data instanceof Uint32Array) return 'uint32';
   if (data instanceof BigInt64Array) return 'int64';
   if (data instanceof BigUint64Array) return 'uint64';
-  const got = ArrayBuffer.isView(data) ? data.constructor.name : typeof data;
-  throw new DTypeError(
-    `Expected ${what} to be a typed array of a supported dtype (${DTYPES.join(', ')}), got ${got}`,
-  );
+  return undefined;
 }
 
 /**

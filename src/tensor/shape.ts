@@ -14,21 +14,38 @@ export function shapeSize(shape: readonly number[]): number {
 }
 
 /**
- * Validates a shape and returns a frozen copy.
+ * Shapes this module validated and froze: frozen arrays of plain data properties, so they can never change
+ * and {@link checkShape} returns them as they are (a stream of tensors made by `tensor()` re-checks nothing).
+ */
+const checkedShapes = new WeakSet<readonly number[]>();
+
+/** True when `shape` is a frozen copy made by {@link checkShape} (valid, and unchangeable). */
+export function isCheckedShape(shape: unknown): shape is readonly number[] {
+  return typeof shape === 'object' && shape !== null && checkedShapes.has(shape as readonly number[]);
+}
+
+/**
+ * Validates a shape and returns a frozen copy (or the shape itself when it is such a copy already).
  *
  * @throws {TensorError} when `shape` is not an array or a dimension is not a non-negative safe integer.
  */
 export function checkShape(shape: unknown, what = '`shape`'): readonly number[] {
   if (!Array.isArray(shape))
     throw new TensorError(`Expected ${what} to be an array of dimensions, got ${typeof shape}`);
-  shape.forEach((d, i) => {
+  if (checkedShapes.has(shape)) return shape;
+  const copy: number[] = [];
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
       throw new TensorError(
         `Expected ${what}[${i}] to be a non-negative integer, got ${String(d)} (${typeof d})`,
       );
     }
-  });
-  return Object.freeze([...shape]);
+    copy.push(d);
+  }
+  const frozen = Object.freeze(copy);
+  checkedShapes.add(frozen);
+  return frozen;
 }
 
 /** True when both shapes have the same rank and dimensions. */

@@ -2,8 +2,8 @@
  * The tensor model: a typed array plus a shape, row-major (C order), any rank (0-d included).
  */
 import { DTypeError, TensorError } from '../errors.js';
-import { type AnyTypedArray, type DType, dtypeOf, type TypedArray } from './dtype.js';
-import { checkShape, formatShape, shapeSize } from './shape.js';
+import { type AnyTypedArray, type DType, dtypeOf, type TypedArray, typedArrayDType } from './dtype.js';
+import { checkShape, formatShape, isCheckedShape, shapeSize } from './shape.js';
 
 /**
  * A dense row-major tensor. `data.length` equals the product of `shape` (1 for 0-d). The type parameter is
@@ -46,7 +46,7 @@ export function tensor<D extends AnyTypedArray>(
   dtype?: DType,
 ): Tensor<D> {
   const resolved = dataDType(data, dtype);
-  const dims = shape === undefined ? Object.freeze([data.length]) : checkShape(shape);
+  const dims = checkShape(shape === undefined ? [data.length] : shape);
   const size = shapeSize(dims);
   if (data.length !== size) {
     throw new TensorError(
@@ -106,44 +106,46 @@ export function fromNested(value: NestedArray | number): Tensor {
 /**
  * Accepts a tensor or nested arrays and returns a checked tensor.
  *
- * @param what - How to name the value in errors, e.g. `` `inputs[2]` ``.
+ * @param name - How to name the value in errors, e.g. `` `inputs[2]` `` (or a function giving it).
  * @throws {DTypeError} for an unsupported `data` type or a `dtype` field that disagrees with `data`.
  * @throws {TensorError} for an inconsistent shape.
  */
-export function toTensor(value: unknown, what: string): AnyTensor {
+export function toTensor(value: unknown, name: string | (() => string)): AnyTensor {
+  // A function builds the name only when an error needs it (a stream checks every item).
+  const named = () => (typeof name === 'string' ? name : name());
   if (typeof value === 'number' || Array.isArray(value)) {
     try {
       return fromNested(value as NestedArray | number);
     } catch (error) {
-      throw new TensorError(`${what}: ${(error as Error).message}`);
+      throw new TensorError(`${named()}: ${(error as Error).message}`);
     }
   }
   if (ArrayBuffer.isView(value)) {
     const length = (value as { length?: number }).length;
     throw new TensorError(
-      `Expected ${what} to be a tensor ({ data, shape, dtype }) or nested arrays, got a bare ${value.constructor.name}: wrap it with a shape, e.g. tensor(data, [${length ?? 'n'}])`,
+      `Expected ${named()} to be a tensor ({ data, shape, dtype }) or nested arrays, got a bare ${value.constructor.name}: wrap it with a shape, e.g. tensor(data, [${length ?? 'n'}])`,
     );
   }
   if (typeof value !== 'object' || value === null || !('data' in value) || !('shape' in value)) {
     throw new TensorError(
-      `Expected ${what} to be a tensor ({ data, shape, dtype }) or nested arrays, got ${value === null ? 'null' : typeof value}`,
+      `Expected ${named()} to be a tensor ({ data, shape, dtype }) or nested arrays, got ${value === null ? 'null' : typeof value}`,
     );
   }
   const t = value as { data: unknown; shape: unknown; dtype?: unknown };
-  const actual = dtypeOf(t.data, `${what}.data`);
+  const actual = typedArrayDType(t.data) ?? dtypeOf(t.data, `${named()}.data`);
   const half = (t.dtype === 'float16' || t.dtype === 'bfloat16') && t.data instanceof Uint16Array;
   if (t.dtype !== undefined && t.dtype !== actual && !half) {
     throw new DTypeError(
-      `${what}.dtype is ${JSON.stringify(t.dtype)} but its data is a ${(t.data as object).constructor.name} (${actual})`,
+      `${named()}.dtype is ${JSON.stringify(t.dtype)} but its data is a ${(t.data as object).constructor.name} (${actual})`,
     );
   }
   const dtype = half ? (t.dtype as DType) : actual;
-  const shape = checkShape(t.shape, `${what}.shape`);
+  const shape = isCheckedShape(t.shape) ? t.shape : checkShape(t.shape, `${named()}.shape`);
   const data = t.data as AnyTypedArray;
   const size = shapeSize(shape);
   if (data.length !== size) {
     throw new TensorError(
-      `${what}.data.length is ${data.length} but ${what}.shape ${formatShape(shape)} holds ${size} elements`,
+      `${named()}.data.length is ${data.length} but ${named()}.shape ${formatShape(shape)} holds ${size} elements`,
     );
   }
   return { data, shape, dtype };

@@ -16,7 +16,7 @@ import { rescaleFactors, scaleWeight, weightExponentForMax } from '../../kernels
 import type { FloatDType, TypedArray } from '../../tensor/dtype.js';
 import { shapeSize } from '../../tensor/shape.js';
 import type { AnyTensor, Tensor } from '../../tensor/tensor.js';
-import { newTensor } from './output-tensor.js';
+import { unfilledTensor } from './output-tensor.js';
 import { RunningState } from './running-state.js';
 import { type ResolvedStreamOptions, streamDType } from './stream-options.js';
 
@@ -170,7 +170,9 @@ export class RunningAccumulator {
         `The weights of stream items 0 to ${this.#k - 1} sum to 0: their weighted mean is undefined`,
       );
     }
-    const out = newTensor(this.dtype, this.shape);
+    // Every branch below writes every element.
+    // Every branch below writes every element.
+    const out = unfilledTensor(this.dtype, this.shape);
     const o = out.data;
     const n = this.#n;
     const st = this.#st;

@@ -50,14 +50,15 @@ export class StreamReader {
    */
   read(item: unknown): ReadItem {
     const position = this.#position++;
-    const name = `stream item ${position}`;
+    // Built where an error needs it: this runs once per item.
+    const name = () => `stream item ${position}`;
     const weighted = isWeighted(item);
     if (position === 0) this.#weighted = weighted;
     else if (weighted !== this.#weighted) {
       throw new OptionError(
         weighted
-          ? `${name} is a weighted item ({ tensor, weight }) but stream item 0 was a plain tensor; a stream is weighted throughout or not at all`
-          : `${name} is a plain tensor but stream item 0 was a weighted item ({ tensor, weight }); a stream is weighted throughout or not at all`,
+          ? `${name()} is a weighted item ({ tensor, weight }) but stream item 0 was a plain tensor; a stream is weighted throughout or not at all`
+          : `${name()} is a plain tensor but stream item 0 was a weighted item ({ tensor, weight }); a stream is weighted throughout or not at all`,
       );
     }
     let weight = 1;
@@ -66,7 +67,7 @@ export class StreamReader {
       weight = item.weight;
       if (typeof weight !== 'number' || !Number.isFinite(weight)) {
         throw new OptionError(
-          `Expected the weight of ${name} to be a finite number, got ${describe(weight)}`,
+          `Expected the weight of ${name()} to be a finite number, got ${describe(weight)}`,
         );
       }
       value = item.tensor;
@@ -75,7 +76,7 @@ export class StreamReader {
     if (tensor.dtype === 'float16' || tensor.dtype === 'bfloat16') {
       // The running state would need the midpoint resolution of half-range.ts; not wired in yet.
       throw new DTypeError(
-        `${name} is ${tensor.dtype}: runningMean and windowMean do not take float16/bfloat16 streams yet; decode them with halfToFloat32 (exact) or use fuseMean`,
+        `${name()} is ${tensor.dtype}: runningMean and windowMean do not take float16/bfloat16 streams yet; decode them with halfToFloat32 (exact) or use fuseMean`,
       );
     }
     const first = this.#first;
@@ -83,12 +84,12 @@ export class StreamReader {
     else {
       if (!sameShape(tensor.shape, first.shape)) {
         throw new ShapeMismatchError(
-          `${name} has shape ${formatShape(tensor.shape)} but stream item 0 has shape ${formatShape(first.shape)}; every tensor of a stream must share one shape`,
+          `${name()} has shape ${formatShape(tensor.shape)} but stream item 0 has shape ${formatShape(first.shape)}; every tensor of a stream must share one shape`,
         );
       }
       if (tensor.dtype !== first.dtype) {
         throw new DTypeError(
-          `${name} has dtype ${tensor.dtype} (shape ${formatShape(tensor.shape)}) but stream item 0 has dtype ${first.dtype} (shape ${formatShape(first.shape)}); every tensor of a stream must share one dtype`,
+          `${name()} has dtype ${tensor.dtype} (shape ${formatShape(tensor.shape)}) but stream item 0 has dtype ${first.dtype} (shape ${formatShape(first.shape)}); every tensor of a stream must share one dtype`,
         );
       }
     }
