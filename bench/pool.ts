@@ -102,7 +102,7 @@ try {
     const times = await interleaved(configs);
     const single = times[0];
     const row = [`${r}×${c}`, heap ? 'heap' : 'shared', fmt(single)];
-    for (const [i, t] of threadCounts.entries()) {
+    for (const i of threadCounts.keys()) {
       row.push(`${fmt(times[i + 1])} (${(single / times[i + 1]).toFixed(2)}×)`);
     }
     if (withNumpy) {

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FlowProducer, Job, type JobNode, Queue, QueueEvents } from 'bullmq';
-import type { RowRange } from '../../pool/plan.js';
 import { closeWithin, openRedis, type RedisConnection, watchRedis } from './connection.js';
 import { ShardError } from './errors.js';
 import {
