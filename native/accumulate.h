@@ -381,24 +381,32 @@ static inline int compensated(const mf_input *in, size_t k, size_t i, double kd,
   return finish_lane(s, c, kd, out);
 }
 
-/* fin_f32 of kernel.wat over a block: writes float32(q) and returns how many lanes need the exact finisher. */
+/*
+ * fin_f32 of kernel.wat over a block, without its divisions: writes float32(q) and returns 0 when no lane
+ * needs the exact finisher; otherwise the caller runs finish_lane on every lane of the block, which decides
+ * exactly as fin_f32. With r = RN(1/k), p = RN(base r) lies within 3.1 float64 ulps of q = RN(base / k)
+ * (three roundings of relative error at most 2^-53), so a lane whose p is more than 72 ulps from a float32
+ * midpoint, at least 2^-125 in magnitude (or base = 0) and finite has float32(p) = float32(q) and is not
+ * flagged by fin_f32 either; any other lane counts here. A division costs several multiplications.
+ */
 CLONES static size_t finish_comp(const double *restrict acc, const double *restrict cmp, float *restrict out,
                                  double kd, size_t n) {
+  double r = 1.0 / kd;
   size_t bad = 0;
   for (size_t i = 0; i < n; i++) {
     double s = acc[i], c = cmp[i];
     double sc = s + c;
-    double q = (c == 0.0 ? s : sc) / kd;
-    out[i] = (float)q;
+    double base = c == 0.0 ? s : sc;
+    double p = base * r;
+    out[i] = (float)p;
     uint64_t bits;
-    memcpy(&bits, &q, sizeof bits);
+    memcpy(&bits, &p, sizeof bits);
     int64_t low = (int64_t)(bits & 0x1fffffff) - 0x10000000;
     int64_t sign = low >> 63;
     int64_t dist = (low ^ sign) - sign;
-    int tie = (low == 0) & (c == 0.0) & (q * kd == s);
-    int near = (dist <= 64) & !tie;
-    int sub = (fabs(q) < 0x1p-126) & (q != 0.0);
-    bad += ((s - s) != (s - s)) | ((q - q) != (q - q)) | sub | near;
+    int near = dist <= 72;
+    int tiny = (fabs(p) < 0x1p-125) & (base != 0.0);
+    bad += ((s - s) != (s - s)) | ((p - p) != (p - p)) | tiny | near;
   }
   return bad;
 }

@@ -65,4 +65,14 @@ size_t mf_finish_f64(const double *s, double *out, double kd, size_t start, size
 size_t mf_finish_f32(const double *s, const double *c, float *out, double kd, size_t start, size_t end,
                      int32_t *flags, size_t cap, size_t *nflag);
 
+/**
+ * mf_acc (never negated) followed, block by block, by the finish with divisor k: mf_finish_f64 into a
+ * double out when c == NULL, mf_finish_f32 into a float out otherwise. Spills as mf_acc (into spill, cap
+ * triples) and flags as mf_finish_f32 (into flags, fcap indices); stops before a block whose spills or flags
+ * might not fit and returns the index it stopped at (end when done).
+ */
+size_t mf_acc_finish(const mf_input *x, double *s, double *c, void *out, double kd, size_t start, size_t end,
+                     int first, double *spill, size_t cap, size_t *nspill, int32_t *flags, size_t fcap,
+                     size_t *nflag);
+
 #endif

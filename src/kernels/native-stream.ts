@@ -19,6 +19,18 @@ interface StreamExports {
     spill: Float64Array,
     negate?: boolean,
   ): number;
+  accumulateFinish(
+    x: TypedArray,
+    s: Float64Array,
+    c: Float64Array | null,
+    out: Float64Array | Float32Array,
+    k: number,
+    start: number,
+    end: number,
+    first: boolean,
+    spill: Float64Array,
+    flags: Int32Array,
+  ): number;
   finishF64(s: Float64Array, out: Float64Array, k: number, start: number, end: number): number;
   finishF64c(
     s: Float64Array,
@@ -69,6 +81,34 @@ export function accumulateNative(
     i = k.accumulate(x, s, c, i, n, first, spill);
     const m = spill[0];
     for (let t = 0; t < m; t++) onSpill(spill[1 + 3 * t], spill[2 + 3 * t], spill[3 + 3 * t]);
+  }
+}
+
+/**
+ * {@link accumulateNative} then the finish by `count` into `out` (float64 from the plain sum when `c` is
+ * null, else {@link finishNativeF32}'s float32 finish), in one native call per block run: what a running
+ * mean does per stream item. `onSpill` as accumulateNative's (the caller then finishes those elements
+ * again); `exact(i)` gives the float32 elements the kernel flags their value. Unchecked.
+ */
+export function accumulateFinishNative(
+  k: StreamExports,
+  x: TypedArray,
+  s: Float64Array,
+  c: Float64Array | null,
+  out: Float64Array | Float32Array,
+  count: number,
+  first: boolean,
+  onSpill: (i: number, olds: number, oldc: number) => void,
+  exact: (i: number) => number,
+): void {
+  let i = 0;
+  const n = out.length;
+  while (i < n) {
+    i = k.accumulateFinish(x, s, c, out, count, i, n, first, spill, flags);
+    const m = spill[0];
+    for (let t = 0; t < m; t++) onSpill(spill[1 + 3 * t], spill[2 + 3 * t], spill[3 + 3 * t]);
+    const f = flags[0];
+    for (let t = 1; t <= f; t++) out[flags[t]] = exact(flags[t]);
   }
 }
 

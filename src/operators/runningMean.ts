@@ -2,7 +2,7 @@
 import { defer, map, type Observable, type OperatorFunction, reduce } from 'rxjs';
 import { describe, EmptyInputError, OptionError } from '../errors.js';
 import { type BigIntArray, isBigIntArray, type TypedArray } from '../tensor/dtype.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { AnyTensor, Tensor } from '../tensor/tensor.js';
 import { ExactRunningAccumulator } from './internal/exact-running.js';
 import { ExactIntegerAccumulator } from './internal/int64-stream.js';
 import { RunningAccumulator } from './internal/running-accumulator.js';
@@ -68,20 +68,36 @@ export function runningMean(options?: RunningMeanOptions): OperatorFunction<Stre
     defer(() => {
       const reader = new StreamReader();
       let acc: Accumulator | undefined;
-      const push = (item: StreamItem): Accumulator => {
-        const { tensor, weight } = reader.read(item);
-        // int64/uint64 streams sum exactly in BigInts (src/operators/internal/int64-stream.ts); the exact
-        // mode keeps an error-free state (src/operators/internal/exact-running.ts).
-        acc ??= isBigIntArray(tensor.data)
+      // int64/uint64 streams sum exactly in BigInts (src/operators/internal/int64-stream.ts); the exact
+      // mode keeps an error-free state (src/operators/internal/exact-running.ts).
+      const open = (tensor: AnyTensor): Accumulator =>
+        isBigIntArray(tensor.data)
           ? new ExactIntegerAccumulator(tensor, reader.weighted, resolved)
           : exact
             ? new ExactRunningAccumulator(tensor, reader.weighted, resolved)
             : new RunningAccumulator(tensor, reader.weighted, resolved);
-        if (acc instanceof ExactIntegerAccumulator) acc.push(tensor.data as BigIntArray, weight);
-        else acc.push(tensor.data as TypedArray, weight);
-        return acc;
+      const add = (to: Accumulator, tensor: AnyTensor, weight: number): Accumulator => {
+        if (to instanceof ExactIntegerAccumulator) to.push(tensor.data as BigIntArray, weight);
+        else to.push(tensor.data as TypedArray, weight);
+        return to;
       };
-      if (emit === 'each') return source.pipe(map((item) => push(item).result()));
+      const push = (item: StreamItem): Accumulator => {
+        const { tensor, weight } = reader.read(item);
+        acc ??= open(tensor);
+        return add(acc, tensor, weight);
+      };
+      if (emit === 'each') {
+        return source.pipe(
+          map((item) => {
+            const { tensor, weight } = reader.read(item);
+            acc ??= open(tensor);
+            // A plain running mean adds and finishes in one pass (RunningAccumulator.pushResult).
+            return acc instanceof RunningAccumulator
+              ? acc.pushResult(tensor.data as TypedArray, weight)
+              : add(acc, tensor, weight).result();
+          }),
+        );
+      }
       return source.pipe(
         reduce<StreamItem, Accumulator | undefined>((_, item) => push(item), undefined),
         map((done) => {

@@ -6,6 +6,7 @@
 import { EmptyInputError, OptionError } from '../../errors.js';
 import { roundQuotientToFloat32 } from '../../kernels/exact.js';
 import {
+  accumulateFinishNative,
   accumulateNative,
   finishNativeF32,
   finishNativeF64,
@@ -74,6 +75,55 @@ export class RunningAccumulator {
 
   /** Adds one tensor's data (same shape and dtype as the first; unchecked) with weight `w` (1 if unweighted). */
   push(x: TypedArray, w: number): void {
+    w = this.#count(w);
+    const first = this.#k === 1;
+    if (this.#weighted || this.#omit) this.#st.pushGeneral(x, w, first);
+    else if (this.#pushNative(x, first)) return;
+    else if (this.#f32) this.#st.pushCompensated(x, first);
+    else this.#st.pushPlain(x, first);
+  }
+
+  /**
+   * {@link RunningAccumulator.push} then {@link RunningAccumulator.result}, the same bits; a plain stream on
+   * the native kernel adds and finishes in one pass over the state (what `runningMean` does per item).
+   */
+  pushResult(x: TypedArray, w: number): Tensor {
+    if (this.#weighted || this.#omit) {
+      this.push(x, w);
+      return this.result();
+    }
+    if (this.#native === undefined) this.#native = nativeStream(x);
+    const native = this.#native;
+    if (native === null) {
+      this.push(x, w);
+      return this.result();
+    }
+    this.#count(w);
+    const first = this.#k === 1;
+    const out = unfilledTensor(this.dtype, this.shape);
+    const o = out.data;
+    const st = this.#st;
+    const s = st.s;
+    const c = st.c;
+    const k = this.#k;
+    this.#spillInput = x;
+    this.#spillFirst = first;
+    const exact = (i: number) => {
+      const m = (c[i] === 0 ? s[i] : s[i] + c[i]) / k;
+      return m - m === 0 ? roundQuotientToFloat32(m, s[i], c[i], k, 0) : m;
+    };
+    const o64 = o as Float64Array | Float32Array;
+    accumulateFinishNative(native, x, s, this.#f32 ? c : null, o64, k, first, this.#onSpill, exact);
+    const scaled = st.scaled;
+    if (scaled.size > 0) for (const [i, e] of scaled.entries()) o[i] = scaled.finish(e.s, e.c, k, 0);
+    return out;
+  }
+
+  /**
+   * The bookkeeping of one push of weight `w`: the count, the weight sums, the overflow-safe exponent.
+   * @returns the weight as the kernel uses it (rescaled for a weighted float32 stream, else `w`).
+   */
+  #count(w: number): number {
     const first = this.#k === 0;
     const given = w;
     if (this.#weighted && this.#f32) w = this.#kernelWeight(w);
@@ -94,10 +144,7 @@ export class RunningAccumulator {
         this.#wHi = u;
       }
     }
-    if (this.#weighted || this.#omit) this.#st.pushGeneral(x, w, first);
-    else if (this.#pushNative(x, first)) return;
-    else if (this.#f32) this.#st.pushCompensated(x, first);
-    else this.#st.pushPlain(x, first);
+    return w;
   }
 
   /** The native stream kernel for this stream's dtype (null: the JavaScript loops run), once looked up. */

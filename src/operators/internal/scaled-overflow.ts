@@ -44,6 +44,11 @@ export class ScaledOverflow {
     return this.#states.get(i);
   }
 
+  /** How many elements have a scaled state. */
+  get size(): number {
+    return this.#states.size;
+  }
+
   /** The overflowed elements and their scaled states. */
   entries(): IterableIterator<[number, Scaled]> {
     return this.#states.entries();
