@@ -13,17 +13,6 @@
 #include "exact.h"
 #include "napi-args.h"
 
-/* Reads a flags argument: an Int32Array of 2 or more elements (count, then indices). */
-static int flags_arg(napi_env env, napi_value v, int32_t **flags, size_t *cap) {
-  int dt;
-  size_t len;
-  void *data;
-  if (!typed(env, v, &dt, &len, &data) || dt != MF_I32 || len < 2) return 0;
-  *flags = (int32_t *)data;
-  *cap = len - 1;
-  return 1;
-}
-
 static napi_value done(napi_env env, int32_t *flags, size_t count, size_t reached) {
   flags[0] = (int32_t)count;
   napi_value r;
@@ -64,14 +53,9 @@ static napi_value AccumulateExact(napi_env env, napi_callback_info info) {
     return fail(env, "native kernel: bad element range");
   }
   mf_input x;
-  size_t xlen;
-  void *xdata;
-  if (!typed(env, argv[0], &x.dtype, &xlen, &xdata) || xlen < end) return fail(env, "native kernel: bad input");
-  x.data = xdata;
-  void *s, *c;
-  if (!typed_of(env, argv[1], MF_F64, end, &s) || !typed_of(env, argv[2], MF_F64, end, &c)) {
-    return fail(env, "native kernel: bad state arrays");
-  }
+  if (!input_arg(env, argv[0], end, &x)) return fail(env, "native kernel: bad input");
+  double *s, *c;
+  if (!state_args(env, argv[1], argv[2], end, 0, &s, &c)) return fail(env, "native kernel: bad state arrays");
   bool first;
   CHECK(napi_get_value_bool(env, argv[5], &first));
   int32_t *flags;

@@ -14,48 +14,33 @@
  */
 #include "napi-args.h"
 
+#define SPILL_MESSAGE "native kernel: spill must be a Float64Array of 4 or more elements"
+#define FLAGS_MESSAGE "native kernel: flags must be an Int32Array of 2 or more elements"
+
 static napi_value Accumulate(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) return fail(env, "native kernel: accumulate takes 7 arguments");
+  ARGS(8, 7, "accumulate");
   size_t start, end;
   if (!index_arg(env, argv[3], &start) || !index_arg(env, argv[4], &end) || end < start) {
     return fail(env, "native kernel: bad element range");
   }
   mf_input x;
-  size_t xlen;
-  void *xdata;
-  if (!typed(env, argv[0], &x.dtype, &xlen, &xdata) || xlen < end) return fail(env, "native kernel: bad input");
-  x.data = xdata;
-  void *s, *c = NULL, *spill;
-  napi_valuetype t;
-  CHECK(napi_typeof(env, argv[2], &t));
-  if (!typed_of(env, argv[1], MF_F64, end, &s) || (t != napi_null && !typed_of(env, argv[2], MF_F64, end, &c))) {
-    return fail(env, "native kernel: bad state arrays");
-  }
-  size_t slen;
-  int sdt;
-  if (!typed(env, argv[6], &sdt, &slen, &spill) || sdt != MF_F64 || slen < 4) {
-    return fail(env, "native kernel: spill must be a Float64Array of 4 or more elements");
-  }
+  if (!input_arg(env, argv[0], end, &x)) return fail(env, "native kernel: bad input");
+  double *s, *c, *spill;
+  size_t cap;
+  if (!state_args(env, argv[1], argv[2], end, 1, &s, &c)) return fail(env, "native kernel: bad state arrays");
+  if (!spill_arg(env, argv[6], &spill, &cap)) return fail(env, SPILL_MESSAGE);
   bool first, negate = false;
   CHECK(napi_get_value_bool(env, argv[5], &first));
   if (argc >= 8) CHECK(napi_get_value_bool(env, argv[7], &negate));
   if (negate && (first || c == NULL)) return fail(env, "native kernel: negate needs a compensated state");
   size_t count = 0;
-  size_t reached = mf_acc(&x, s, c, start, end, first, negate, (double *)spill + 1, (slen - 1) / 3, &count);
-  ((double *)spill)[0] = (double)count;
-  napi_value r;
-  CHECK(napi_create_double(env, (double)reached, &r));
-  return r;
+  size_t reached = mf_acc(&x, s, c, start, end, first, negate, spill + 1, cap, &count);
+  spill[0] = (double)count;
+  return number_value(env, (double)reached);
 }
 
 static napi_value FinishF64(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) return fail(env, "native kernel: finishF64 takes 5 arguments");
+  ARGS(5, 5, "finishF64");
   size_t start, end;
   double k;
   if (!count_and_range(env, argv, 2, &k, &start, &end)) return fail(env, "native kernel: bad range or count");
@@ -63,16 +48,11 @@ static napi_value FinishF64(napi_env env, napi_callback_info info) {
   if (!typed_of(env, argv[0], MF_F64, end, &s) || !typed_of(env, argv[1], MF_F64, end, &out)) {
     return fail(env, "native kernel: bad state or output array");
   }
-  napi_value r;
-  CHECK(napi_create_double(env, (double)mf_finish_f64(s, out, k, start, end), &r));
-  return r;
+  return number_value(env, (double)mf_finish_f64(s, out, k, start, end));
 }
 
 static napi_value FinishF64c(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) return fail(env, "native kernel: finishF64c takes 6 arguments");
+  ARGS(6, 6, "finishF64c");
   size_t start, end;
   double k;
   if (!count_and_range(env, argv, 3, &k, &start, &end)) return fail(env, "native kernel: bad range or count");
@@ -81,75 +61,53 @@ static napi_value FinishF64c(napi_env env, napi_callback_info info) {
       !typed_of(env, argv[2], MF_F64, end, &out)) {
     return fail(env, "native kernel: bad state or output array");
   }
-  napi_value r;
-  CHECK(napi_create_double(env, (double)mf_finish_f64c(s, c, out, k, start, end), &r));
-  return r;
+  return number_value(env, (double)mf_finish_f64c(s, c, out, k, start, end));
 }
 
 static napi_value FinishF32(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) return fail(env, "native kernel: finishF32 takes 7 arguments");
+  ARGS(7, 7, "finishF32");
   size_t start, end;
   double k;
   if (!count_and_range(env, argv, 3, &k, &start, &end)) return fail(env, "native kernel: bad range or count");
-  void *s, *c, *out, *flags;
-  size_t flen;
-  int fdt;
-  if (!typed_of(env, argv[0], MF_F64, end, &s) || !typed_of(env, argv[1], MF_F64, end, &c) ||
-      !typed_of(env, argv[2], MF_F32, end, &out)) {
+  double *s, *c;
+  void *out;
+  int32_t *flags;
+  size_t fcap;
+  if (!state_args(env, argv[0], argv[1], end, 0, &s, &c) || !typed_of(env, argv[2], MF_F32, end, &out)) {
     return fail(env, "native kernel: bad state or output array");
   }
-  if (!typed(env, argv[6], &fdt, &flen, &flags) || fdt != MF_I32 || flen < 2) {
-    return fail(env, "native kernel: flags must be an Int32Array of 2 or more elements");
-  }
+  if (!flags_arg(env, argv[6], &flags, &fcap)) return fail(env, FLAGS_MESSAGE);
   size_t count = 0;
-  size_t reached = mf_finish_f32(s, c, out, k, start, end, (int32_t *)flags + 1, flen - 1, &count);
-  ((int32_t *)flags)[0] = (int32_t)count;
-  napi_value r;
-  CHECK(napi_create_double(env, (double)reached, &r));
-  return r;
+  size_t reached = mf_finish_f32(s, c, out, k, start, end, flags + 1, fcap, &count);
+  flags[0] = (int32_t)count;
+  return number_value(env, (double)reached);
 }
 
 static napi_value AccumulateFinish(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 10) return fail(env, "native kernel: accumulateFinish takes 10 arguments");
+  ARGS(10, 10, "accumulateFinish");
   size_t start, end;
   double k;
   if (!count_and_range(env, argv, 4, &k, &start, &end)) return fail(env, "native kernel: bad range or count");
   mf_input x;
-  size_t xlen;
-  void *xdata;
-  if (!typed(env, argv[0], &x.dtype, &xlen, &xdata) || xlen < end) return fail(env, "native kernel: bad input");
-  x.data = xdata;
-  void *s, *c = NULL, *out, *spill, *flags;
-  napi_valuetype t;
-  CHECK(napi_typeof(env, argv[2], &t));
-  if (!typed_of(env, argv[1], MF_F64, end, &s) || (t != napi_null && !typed_of(env, argv[2], MF_F64, end, &c)) ||
+  if (!input_arg(env, argv[0], end, &x)) return fail(env, "native kernel: bad input");
+  double *s, *c, *spill;
+  void *out;
+  int32_t *flags;
+  size_t cap, fcap;
+  if (!state_args(env, argv[1], argv[2], end, 1, &s, &c) ||
       !typed_of(env, argv[3], c == NULL ? MF_F64 : MF_F32, end, &out)) {
     return fail(env, "native kernel: bad state or output arrays");
   }
-  size_t slen, flen;
-  int sdt, fdt;
-  if (!typed(env, argv[8], &sdt, &slen, &spill) || sdt != MF_F64 || slen < 4) {
-    return fail(env, "native kernel: spill must be a Float64Array of 4 or more elements");
-  }
-  if (!typed(env, argv[9], &fdt, &flen, &flags) || fdt != MF_I32 || flen < 2) {
-    return fail(env, "native kernel: flags must be an Int32Array of 2 or more elements");
-  }
+  if (!spill_arg(env, argv[8], &spill, &cap)) return fail(env, SPILL_MESSAGE);
+  if (!flags_arg(env, argv[9], &flags, &fcap)) return fail(env, FLAGS_MESSAGE);
   bool first;
   CHECK(napi_get_value_bool(env, argv[7], &first));
   size_t nspill = 0, nflag = 0;
-  size_t reached = mf_acc_finish(&x, s, c, out, k, start, end, first, (double *)spill + 1, (slen - 1) / 3,
-                                 &nspill, (int32_t *)flags + 1, flen - 1, &nflag);
-  ((double *)spill)[0] = (double)nspill;
-  ((int32_t *)flags)[0] = (int32_t)nflag;
-  napi_value r;
-  CHECK(napi_create_double(env, (double)reached, &r));
-  return r;
+  size_t reached =
+      mf_acc_finish(&x, s, c, out, k, start, end, first, spill + 1, cap, &nspill, flags + 1, fcap, &nflag);
+  spill[0] = (double)nspill;
+  flags[0] = (int32_t)nflag;
+  return number_value(env, (double)reached);
 }
 
 napi_status mf_define_stream(napi_env env, napi_value exports) {

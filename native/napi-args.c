@@ -147,3 +147,48 @@ int files_arg(napi_env env, napi_value *argv, int max_dtype, const char *what, m
   *k = n;
   return 1;
 }
+
+int input_arg(napi_env env, napi_value v, size_t end, mf_input *x) {
+  size_t len;
+  void *data;
+  if (!typed(env, v, &x->dtype, &len, &data) || len < end) return 0;
+  x->data = data;
+  return 1;
+}
+
+int state_args(napi_env env, napi_value vs, napi_value vc, size_t end, int c_may_be_null, double **s, double **c) {
+  void *ps, *pc = NULL;
+  if (!typed_of(env, vs, MF_F64, end, &ps)) return 0;
+  napi_valuetype t;
+  if (napi_typeof(env, vc, &t) != napi_ok) return 0;
+  if (!(c_may_be_null && t == napi_null) && !typed_of(env, vc, MF_F64, end, &pc)) return 0;
+  *s = (double *)ps;
+  *c = (double *)pc;
+  return 1;
+}
+
+int spill_arg(napi_env env, napi_value v, double **spill, size_t *cap) {
+  int dt;
+  size_t len;
+  void *data;
+  if (!typed(env, v, &dt, &len, &data) || dt != MF_F64 || len < 4) return 0;
+  *spill = (double *)data;
+  *cap = (len - 1) / 3;
+  return 1;
+}
+
+int flags_arg(napi_env env, napi_value v, int32_t **flags, size_t *cap) {
+  int dt;
+  size_t len;
+  void *data;
+  if (!typed(env, v, &dt, &len, &data) || dt != MF_I32 || len < 2) return 0;
+  *flags = (int32_t *)data;
+  *cap = len - 1;
+  return 1;
+}
+
+napi_value number_value(napi_env env, double v) {
+  napi_value r;
+  CHECK(napi_create_double(env, v, &r));
+  return r;
+}

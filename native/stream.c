@@ -44,6 +44,32 @@ CLONES static size_t count_bad(const double *restrict s, const double *restrict 
   return bad;
 }
 
+/* Saves the block's states, then adds x into them (or starts them from x); mf_acc's step for one block. */
+static void step_block(const mf_input *x, double *s, double *c, size_t b, size_t n, int first, int negate,
+                       double *olds, double *oldc) {
+  memcpy(olds, s + b, n * sizeof(double));
+  if (c) memcpy(oldc, c + b, n * sizeof(double));
+  if (first) {
+    first_one(s + b, x, b, n);
+    if (c) memset(c + b, 0, n * sizeof(double));
+  } else {
+    add_one(c ? (negate ? COMP_NEG : COMP) : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
+  }
+}
+
+/* Appends (index, old s, old c) of every element of the block whose state is not finite to spill. */
+static void spill_block(const double *s, const double *c, size_t b, size_t n, const double *olds,
+                        const double *oldc, double *spill, size_t *count) {
+  for (size_t i = 0; i < n; i++) {
+    double si = s[b + i], ci = c ? c[b + i] : 0.0;
+    if ((si - si) == (si - si) && (ci - ci) == (ci - ci)) continue;
+    spill[3 * *count] = (double)(b + i);
+    spill[3 * *count + 1] = olds[i];
+    spill[3 * *count + 2] = c ? oldc[i] : 0.0;
+    (*count)++;
+  }
+}
+
 size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, int negate,
               double *spill, size_t cap, size_t *nspill) {
   double olds[BLK], oldc[BLK];
@@ -52,23 +78,8 @@ size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end,
   for (; b < end; b += BLK) {
     size_t n = end - b < BLK ? end - b : BLK;
     if (count + n > cap) break;
-    memcpy(olds, s + b, n * sizeof(double));
-    if (c) memcpy(oldc, c + b, n * sizeof(double));
-    if (first) {
-      first_one(s + b, x, b, n);
-      if (c) memset(c + b, 0, n * sizeof(double));
-    } else {
-      add_one(c ? (negate ? COMP_NEG : COMP) : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
-    }
-    if (count_bad(s + b, c ? c + b : NULL, n) == 0) continue;
-    for (size_t i = 0; i < n; i++) {
-      double si = s[b + i], ci = c ? c[b + i] : 0.0;
-      if ((si - si) == (si - si) && (ci - ci) == (ci - ci)) continue;
-      spill[3 * count] = (double)(b + i);
-      spill[3 * count + 1] = olds[i];
-      spill[3 * count + 2] = c ? oldc[i] : 0.0;
-      count++;
-    }
+    step_block(x, s, c, b, n, first, negate, olds, oldc);
+    if (count_bad(s + b, c ? c + b : NULL, n) != 0) spill_block(s, c, b, n, olds, oldc, spill, &count);
   }
   *nspill = count;
   return b < end ? b : end;
@@ -93,6 +104,15 @@ size_t mf_finish_f64c(const double *s, const double *c, double *out, double kd, 
   return bad;
 }
 
+/* The float32 finish of one block; appends the lanes that need the caller's exact finisher to flags. */
+static void finish_block_f32(const double *s, const double *c, float *out, double kd, size_t b, size_t n,
+                             int32_t *flags, size_t *count) {
+  if (finish_comp(s + b, c + b, out + b, kd, n) == 0) return;
+  for (size_t i = b; i < b + n; i++) {
+    if (finish_lane(s[i], c[i], kd, out + i)) flags[(*count)++] = (int32_t)i;
+  }
+}
+
 size_t mf_finish_f32(const double *s, const double *c, float *out, double kd, size_t start, size_t end,
                      int32_t *flags, size_t cap, size_t *nflag) {
   size_t count = 0;
@@ -100,10 +120,7 @@ size_t mf_finish_f32(const double *s, const double *c, float *out, double kd, si
   for (; b < end; b += BLK) {
     size_t n = end - b < BLK ? end - b : BLK;
     if (count + n > cap) break;
-    if (finish_comp(s + b, c + b, out + b, kd, n) == 0) continue;
-    for (size_t i = b; i < b + n; i++) {
-      if (finish_lane(s[i], c[i], kd, out + i)) flags[count++] = (int32_t)i;
-    }
+    finish_block_f32(s, c, out, kd, b, n, flags, &count);
   }
   *nflag = count;
   return b < end ? b : end;
@@ -125,35 +142,15 @@ size_t mf_acc_finish(const mf_input *x, double *s, double *c, void *out, double 
   for (; b < end; b += BLK) {
     size_t n = end - b < BLK ? end - b : BLK;
     if (count + n > cap || (c && flagged + n > fcap)) break;
-    memcpy(olds, s + b, n * sizeof(double));
-    if (c) memcpy(oldc, c + b, n * sizeof(double));
-    if (first) {
-      first_one(s + b, x, b, n);
-      if (c) memset(c + b, 0, n * sizeof(double));
-    } else {
-      add_one(c ? COMP : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
-    }
+    step_block(x, s, c, b, n, first, 0, olds, oldc);
     size_t bad;
     if (c) {
-      float *o = (float *)out;
-      if (finish_comp(s + b, c + b, o + b, kd, n) != 0) {
-        for (size_t i = b; i < b + n; i++) {
-          if (finish_lane(s[i], c[i], kd, o + i)) flags[flagged++] = (int32_t)i;
-        }
-      }
+      finish_block_f32(s, c, (float *)out, kd, b, n, flags, &flagged);
       bad = count_bad(s + b, c + b, n);
     } else {
       bad = finish_f64(s + b, (double *)out + b, kd, n);
     }
-    if (bad == 0) continue;
-    for (size_t i = 0; i < n; i++) {
-      double si = s[b + i], ci = c ? c[b + i] : 0.0;
-      if ((si - si) == (si - si) && (ci - ci) == (ci - ci)) continue;
-      spill[3 * count] = (double)(b + i);
-      spill[3 * count + 1] = olds[i];
-      spill[3 * count + 2] = c ? oldc[i] : 0.0;
-      count++;
-    }
+    if (bad != 0) spill_block(s, c, b, n, olds, oldc, spill, &count);
   }
   *nspill = count;
   *nflag = flagged;
