@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "mean_fusion",
-      "sources": ["native/mean.c", "native/stream.c", "native/files.c", "native/binding.c", "native/binding-stream.c", "native/napi-args.c", "native/exact.c", "native/exact-finish.c", "native/binding-exact.c"],
+      "sources": ["native/mean.c", "native/stream.c", "native/window.c", "native/files.c", "native/binding.c", "native/binding-stream.c", "native/napi-args.c", "native/exact.c", "native/exact-finish.c", "native/binding-exact.c"],
       # half.c, half-fast.c and binding-half.c (float16/bfloat16) join the sources here, so the list above stays as it is.
       "conditions": [["1==1", { "sources": ["native/half.c", "native/half-fast.c", "native/binding-half.c"] }]],
       "cflags": ["-O3", "-std=c11", "-ffp-contract=off", "-fno-trapping-math", "-fno-fast-math", "-Wall", "-Wextra"],

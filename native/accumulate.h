@@ -326,7 +326,8 @@ static inline void accumulate(enum mode mode, const mf_input *in, size_t k, doub
 }
 #undef FOUR
 
-CLONES static size_t finish_f64(const double *restrict acc, double *restrict out, double kd, size_t n) {
+__attribute__((unused)) CLONES static size_t finish_f64(const double *restrict acc, double *restrict out,
+                                                        double kd, size_t n) {
   size_t bad = 0;
   for (size_t i = 0; i < n; i++) {
     double q = acc[i] / kd;
@@ -389,8 +390,8 @@ static inline int compensated(const mf_input *in, size_t k, size_t i, double kd,
  * midpoint, at least 2^-125 in magnitude (or base = 0) and finite has float32(p) = float32(q) and is not
  * flagged by fin_f32 either; any other lane counts here. A division costs several multiplications.
  */
-CLONES static size_t finish_comp(const double *restrict acc, const double *restrict cmp, float *restrict out,
-                                 double kd, size_t n) {
+__attribute__((unused)) CLONES static size_t finish_comp(const double *restrict acc, const double *restrict cmp,
+                                                         float *restrict out, double kd, size_t n) {
   double r = 1.0 / kd;
   size_t bad = 0;
   for (size_t i = 0; i < n; i++) {

@@ -2,7 +2,7 @@
  * Node-API face of the stream accumulators (stream.c, declared in kernel.h), registered by binding.c:
  *
  *   accumulate(x: TypedArray, s: Float64Array, c: Float64Array | null, start, end, first: boolean,
- *     spill: Float64Array, negate?: boolean) -> index reached; spill[0] = how many (index, old s, old c)
+ *     spill: Float64Array) -> index reached; spill[0] = how many (index, old s, old c)
  *     triples follow
  *   finishF64c(s: Float64Array, c: Float64Array, out: Float64Array, k, start, end) -> count of non-finite
  *   finishF64(s: Float64Array, out: Float64Array, k, start, end) -> count of non-finite results
@@ -11,6 +11,10 @@
  *     reached; accumulate's step, then finishF64's or finishF32's finish, with spill and flags as theirs
  *   finishF32(s: Float64Array, c: Float64Array, out: Float32Array, k, start, end, flags: Int32Array)
  *     -> index reached; flags as meanF32's
+ *   windowPush(x: TypedArray, old: TypedArray | null, s, c, fs, fc, peak: Float64Array, fpeak: Float64Array,
+ *     inexact: Uint8Array, finexact: Uint8Array) -> element count; one push of a plain sliding window
+ *   windowUntrusted(s, c, peak: Float64Array, inexact: Uint8Array, size, start, end, flags: Int32Array)
+ *     -> index reached; flags[0] = how many indices of elements to recompute from the window follow
  */
 #include "napi-args.h"
 
@@ -18,7 +22,7 @@
 #define FLAGS_MESSAGE "native kernel: flags must be an Int32Array of 2 or more elements"
 
 static napi_value Accumulate(napi_env env, napi_callback_info info) {
-  ARGS(8, 7, "accumulate");
+  ARGS(7, 7, "accumulate");
   size_t start, end;
   if (!index_arg(env, argv[3], &start) || !index_arg(env, argv[4], &end) || end < start) {
     return fail(env, "native kernel: bad element range");
@@ -29,12 +33,10 @@ static napi_value Accumulate(napi_env env, napi_callback_info info) {
   size_t cap;
   if (!state_args(env, argv[1], argv[2], end, 1, &s, &c)) return fail(env, "native kernel: bad state arrays");
   if (!spill_arg(env, argv[6], &spill, &cap)) return fail(env, SPILL_MESSAGE);
-  bool first, negate = false;
+  bool first;
   CHECK(napi_get_value_bool(env, argv[5], &first));
-  if (argc >= 8) CHECK(napi_get_value_bool(env, argv[7], &negate));
-  if (negate && (first || c == NULL)) return fail(env, "native kernel: negate needs a compensated state");
   size_t count = 0;
-  size_t reached = mf_acc(&x, s, c, start, end, first, negate, spill + 1, cap, &count);
+  size_t reached = mf_acc(&x, s, c, start, end, first, spill + 1, cap, &count);
   spill[0] = (double)count;
   return number_value(env, (double)reached);
 }
@@ -110,6 +112,51 @@ static napi_value AccumulateFinish(napi_env env, napi_callback_info info) {
   return number_value(env, (double)reached);
 }
 
+static napi_value WindowPush(napi_env env, napi_callback_info info) {
+  ARGS(10, 10, "windowPush");
+  mf_input x, old;
+  size_t n;
+  int dt;
+  void *data;
+  if (!typed(env, argv[0], &dt, &n, &data) || !input_arg(env, argv[0], n, &x)) {
+    return fail(env, "native kernel: bad input");
+  }
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[1], &t));
+  if (t != napi_null && !input_arg(env, argv[1], n, &old)) return fail(env, "native kernel: bad leaving input");
+  double *s, *c, *fs, *fc;
+  void *peak, *fpeak, *inexact, *finexact;
+  if (!state_args(env, argv[2], argv[3], n, 0, &s, &c) || !state_args(env, argv[4], argv[5], n, 0, &fs, &fc) ||
+      !typed_of(env, argv[6], MF_F64, n, &peak) || !typed_of(env, argv[7], MF_F64, n, &fpeak) ||
+      !typed_of(env, argv[8], MF_U8, n, &inexact) || !typed_of(env, argv[9], MF_U8, n, &finexact)) {
+    return fail(env, "native kernel: bad window state arrays");
+  }
+  mf_window_push(&x, t == napi_null ? NULL : &old, s, c, fs, fc, (double *)peak, (double *)fpeak,
+                 (uint8_t *)inexact, (uint8_t *)finexact, n);
+  return number_value(env, (double)n);
+}
+
+static napi_value WindowUntrusted(napi_env env, napi_callback_info info) {
+  ARGS(8, 8, "windowUntrusted");
+  size_t start, end;
+  double size;
+  if (!count_and_range(env, argv, 4, &size, &start, &end)) return fail(env, "native kernel: bad range or size");
+  double *s, *c;
+  void *peak, *inexact;
+  int32_t *flags;
+  size_t fcap;
+  if (!state_args(env, argv[0], argv[1], end, 0, &s, &c) || !typed_of(env, argv[2], MF_F64, end, &peak) ||
+      !typed_of(env, argv[3], MF_U8, end, &inexact)) {
+    return fail(env, "native kernel: bad window state arrays");
+  }
+  if (!flags_arg(env, argv[7], &flags, &fcap)) return fail(env, FLAGS_MESSAGE);
+  size_t count = 0;
+  size_t reached = mf_window_untrusted(s, c, (const double *)peak, (const uint8_t *)inexact, size, start, end,
+                                       flags + 1, fcap, &count);
+  flags[0] = (int32_t)count;
+  return number_value(env, (double)reached);
+}
+
 napi_status mf_define_stream(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"accumulate", NULL, Accumulate, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -117,6 +164,8 @@ napi_status mf_define_stream(napi_env env, napi_value exports) {
       {"finishF64", NULL, FinishF64, NULL, NULL, NULL, napi_enumerable, NULL},
       {"finishF32", NULL, FinishF32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"finishF64c", NULL, FinishF64c, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"windowPush", NULL, WindowPush, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"windowUntrusted", NULL, WindowUntrusted, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -42,12 +42,12 @@ size_t mf_mean_f32c(const mf_input *in, size_t k, float *out, size_t start, size
 
 /**
  * One input into a running state over elements [start, end): s = x (first) or s += x (c == NULL), or a
- * TwoSum step into (s, c) of x, or of -x when negate (an input leaving a sliding window). For each element whose new state is not finite it appends (index, old s, old c)
+ * TwoSum step into (s, c) of x. For each element whose new state is not finite it appends (index, old s, old c)
  * to spill (the caller's overflow-safe path takes over). Stops before a block whose spill might not fit in
  * cap triples; returns the index it stopped at (end when done) and sets *nspill.
  */
-size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, int negate,
-              double *spill, size_t cap, size_t *nspill);
+size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, double *spill,
+              size_t cap, size_t *nspill);
 
 /**
  * out[i] = (c[i] == 0 ? s[i] : s[i] + c[i]) / k over [start, end) (a compensated state's float64 finish);
@@ -66,7 +66,7 @@ size_t mf_finish_f32(const double *s, const double *c, float *out, double kd, si
                      int32_t *flags, size_t cap, size_t *nflag);
 
 /**
- * mf_acc (never negated) followed, block by block, by the finish with divisor k: mf_finish_f64 into a
+ * mf_acc followed, block by block, by the finish with divisor k: mf_finish_f64 into a
  * double out when c == NULL, mf_finish_f32 into a float out otherwise. Spills as mf_acc (into spill, cap
  * triples) and flags as mf_finish_f32 (into flags, fcap indices); stops before a block whose spills or flags
  * might not fit and returns the index it stopped at (end when done).
@@ -74,5 +74,21 @@ size_t mf_finish_f32(const double *s, const double *c, float *out, double kd, si
 size_t mf_acc_finish(const mf_input *x, double *s, double *c, void *out, double kd, size_t start, size_t end,
                      int first, double *spill, size_t cap, size_t *nspill, int32_t *flags, size_t fcap,
                      size_t *nflag);
+
+/**
+ * One push of a sliding window of plain inputs over elements [0, n): x into the running (s, c) and the fresh
+ * (fs, fc) compensated sums, then, when old is not NULL, -old (the input leaving) out of (s, c); then per
+ * element peak = max(peak, |s|), inexact |= c != 0, and the same for the fresh sums (window.c).
+ */
+void mf_window_push(const mf_input *x, const mf_input *old, double *s, double *c, double *fs, double *fc,
+                    double *peak, double *fpeak, uint8_t *inexact, uint8_t *finexact, size_t n);
+
+/**
+ * The elements of [start, end) whose window sum (s, c) the bound 2 (3 size)^2 2^-106 peak does not place
+ * within 2^-52 |s + c| (and that were ever inexact), appended to flags (at most cap); returns the index
+ * reached and sets *count.
+ */
+size_t mf_window_untrusted(const double *s, const double *c, const double *peak, const uint8_t *inexact,
+                           double size, size_t start, size_t end, int32_t *flags, size_t cap, size_t *count);
 
 #endif

@@ -45,15 +45,15 @@ CLONES static size_t count_bad(const double *restrict s, const double *restrict 
 }
 
 /* Saves the block's states, then adds x into them (or starts them from x); mf_acc's step for one block. */
-static void step_block(const mf_input *x, double *s, double *c, size_t b, size_t n, int first, int negate,
-                       double *olds, double *oldc) {
+static void step_block(const mf_input *x, double *s, double *c, size_t b, size_t n, int first, double *olds,
+                       double *oldc) {
   memcpy(olds, s + b, n * sizeof(double));
   if (c) memcpy(oldc, c + b, n * sizeof(double));
   if (first) {
     first_one(s + b, x, b, n);
     if (c) memset(c + b, 0, n * sizeof(double));
   } else {
-    add_one(c ? (negate ? COMP_NEG : COMP) : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
+    add_one(c ? COMP : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
   }
 }
 
@@ -70,15 +70,15 @@ static void spill_block(const double *s, const double *c, size_t b, size_t n, co
   }
 }
 
-size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, int negate,
-              double *spill, size_t cap, size_t *nspill) {
+size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end, int first, double *spill,
+              size_t cap, size_t *nspill) {
   double olds[BLK], oldc[BLK];
   size_t count = 0;
   size_t b = start;
   for (; b < end; b += BLK) {
     size_t n = end - b < BLK ? end - b : BLK;
     if (count + n > cap) break;
-    step_block(x, s, c, b, n, first, negate, olds, oldc);
+    step_block(x, s, c, b, n, first, olds, oldc);
     if (count_bad(s + b, c ? c + b : NULL, n) != 0) spill_block(s, c, b, n, olds, oldc, spill, &count);
   }
   *nspill = count;
@@ -94,12 +94,24 @@ size_t mf_finish_f64(const double *s, double *out, double kd, size_t start, size
   return bad;
 }
 
-size_t mf_finish_f64c(const double *s, const double *c, double *out, double kd, size_t start, size_t end) {
+/* mf_finish_f64c over one block: writes the quotients and counts the lanes not finite (q or c). */
+CLONES static size_t finish_f64c(const double *restrict s, const double *restrict c, double *restrict out,
+                                 double kd, size_t n) {
   size_t bad = 0;
-  for (size_t i = start; i < end; i++) {
-    double q = (c[i] == 0.0 ? s[i] : s[i] + c[i]) / kd;
+  for (size_t i = 0; i < n; i++) {
+    double sc = s[i] + c[i];
+    double q = (c[i] == 0.0 ? s[i] : sc) / kd;
     out[i] = q;
     bad += ((q - q) != (q - q)) | ((c[i] - c[i]) != (c[i] - c[i]));
+  }
+  return bad;
+}
+
+size_t mf_finish_f64c(const double *s, const double *c, double *out, double kd, size_t start, size_t end) {
+  size_t bad = 0;
+  for (size_t b = start; b < end; b += BLK) {
+    size_t n = end - b < BLK ? end - b : BLK;
+    bad += finish_f64c(s + b, c + b, out + b, kd, n);
   }
   return bad;
 }
@@ -142,7 +154,7 @@ size_t mf_acc_finish(const mf_input *x, double *s, double *c, void *out, double 
   for (; b < end; b += BLK) {
     size_t n = end - b < BLK ? end - b : BLK;
     if (count + n > cap || (c && flagged + n > fcap)) break;
-    step_block(x, s, c, b, n, first, 0, olds, oldc);
+    step_block(x, s, c, b, n, first, olds, oldc);
     size_t bad;
     if (c) {
       finish_block_f32(s, c, (float *)out, kd, b, n, flags, &flagged);

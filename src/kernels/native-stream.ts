@@ -17,7 +17,6 @@ interface StreamExports {
     end: number,
     first: boolean,
     spill: Float64Array,
-    negate?: boolean,
   ): number;
   accumulateFinish(
     x: TypedArray,
@@ -32,6 +31,28 @@ interface StreamExports {
     flags: Int32Array,
   ): number;
   finishF64(s: Float64Array, out: Float64Array, k: number, start: number, end: number): number;
+  windowPush(
+    x: TypedArray,
+    old: TypedArray | null,
+    s: Float64Array,
+    c: Float64Array,
+    fs: Float64Array,
+    fc: Float64Array,
+    peak: Float64Array,
+    fpeak: Float64Array,
+    inexact: Uint8Array,
+    finexact: Uint8Array,
+  ): number;
+  windowUntrusted(
+    s: Float64Array,
+    c: Float64Array,
+    peak: Float64Array,
+    inexact: Uint8Array,
+    size: number,
+    start: number,
+    end: number,
+    flags: Int32Array,
+  ): number;
   finishF64c(
     s: Float64Array,
     c: Float64Array,
@@ -113,23 +134,6 @@ export function accumulateFinishNative(
 }
 
 /**
- * A TwoSum step of `x` (or of −x when `negate`) into the compensated state (s, c) over [0, n), for a
- * sliding window whose elements that stop being finite are recomputed from the window itself (no spill
- * path). Unchecked.
- */
-export function addCompensatedNative(
-  k: StreamExports,
-  x: TypedArray,
-  s: Float64Array,
-  c: Float64Array,
-  n: number,
-  negate: boolean,
-): void {
-  let i = 0;
-  while (i < n) i = k.accumulate(x, s, c, i, n, false, spill, negate);
-}
-
-/**
  * out[i] = (c[i] = 0 ? s[i] : s[i] + c[i]) / count over [0, n) (a compensated state's float64 finish).
  * @returns how many results or compensations are not finite. Unchecked.
  */
@@ -167,4 +171,45 @@ export function finishNativeF32(
     const m = flags[0];
     for (let t = 1; t <= m; t++) out[flags[t]] = exact(flags[t]);
   }
+}
+
+/** The running and fresh sums of a plain sliding window and their trust bookkeeping (window-accumulator.ts). */
+export interface WindowState {
+  readonly s: Float64Array;
+  readonly c: Float64Array;
+  readonly fs: Float64Array;
+  readonly fc: Float64Array;
+  readonly peak: Float64Array;
+  readonly freshPeak: Float64Array;
+  readonly inexact: Uint8Array;
+  readonly freshInexact: Uint8Array;
+}
+
+/**
+ * One push of a plain sliding window (native/window.c): the TwoSum steps of `x` into the running and fresh
+ * sums and of −`old` (the input leaving, or null) out of the running sums, then the peak and inexact marks
+ * of both. Unchecked.
+ */
+export function windowPushNative(
+  k: StreamExports,
+  x: TypedArray,
+  old: TypedArray | null,
+  w: WindowState,
+): void {
+  k.windowPush(x, old, w.s, w.c, w.fs, w.fc, w.peak, w.freshPeak, w.inexact, w.freshInexact);
+}
+
+/**
+ * The elements of a window of `size` whose running sum the trust bound does not certify (native/window.c),
+ * in increasing order. Unchecked.
+ */
+export function windowUntrustedNative(k: StreamExports, w: WindowState, size: number): number[] {
+  const found: number[] = [];
+  const n = w.s.length;
+  let i = 0;
+  while (i < n) {
+    i = k.windowUntrusted(w.s, w.c, w.peak, w.inexact, size, i, n, flags);
+    for (let t = 1; t <= flags[0]; t++) found.push(flags[t]);
+  }
+  return found;
 }

@@ -7,10 +7,12 @@ import { OptionError } from '../../errors.js';
 import { productError, roundQuotientToFloat32, SPLIT_LIMIT } from '../../kernels/exact.js';
 import { meanRange } from '../../kernels/mean-range.js';
 import {
-  addCompensatedNative,
   finishNativeF32,
   finishNativeF64c,
   nativeStream,
+  type WindowState,
+  windowPushNative,
+  windowUntrustedNative,
 } from '../../kernels/native-stream.js';
 import { meanElement } from '../../kernels/scalar.js';
 import type { FloatArray, FloatDType, TypedArray } from '../../tensor/dtype.js';
@@ -109,11 +111,8 @@ export class WindowAccumulator {
     const native = this.#native;
     // Plain windows on the native kernel: the same TwoSum steps per element, in the same order (add x to
     // the running and the fresh sums, then subtract the leaving input from the running sum), vectorized.
-    if (native !== null) {
-      addCompensatedNative(native, x, s, c, n, false);
-      addCompensatedNative(native, x, fs, fc, n, false);
-      if (full) addCompensatedNative(native, slot, s, c, n, true);
-    }
+    // The peak and inexact marks of the loop after this one are set there too (native/window.c).
+    if (native !== null) windowPushNative(native, x, full ? slot : null, this.#state());
     for (let i = 0; native === null && i < n; i++) {
       const xi = x[i];
       if (!(omit && xi !== xi)) {
@@ -169,7 +168,7 @@ export class WindowAccumulator {
     const freshPeak = this.#freshPeak;
     const inexact = this.#inexact;
     const freshInexact = this.#freshInexact;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; native === null && i < n; i++) {
       const a = Math.abs(s[i]);
       if (a > peak[i]) peak[i] = a;
       const b = Math.abs(fs[i]);
@@ -189,6 +188,22 @@ export class WindowAccumulator {
       freshInexact.fill(0);
       this.#freshCount = 0;
     }
+  }
+
+  /** The running sums and marks as the native window kernel takes them (the arrays themselves, not copies). */
+  #state(): WindowState {
+    const [s, c] = this.#main;
+    const [fs, fc] = this.#fresh;
+    return {
+      s,
+      c,
+      fs,
+      fc,
+      peak: this.#peak,
+      freshPeak: this.#freshPeak,
+      inexact: this.#inexact,
+      freshInexact: this.#freshInexact,
+    };
   }
 
   /**
@@ -254,8 +269,7 @@ export class WindowAccumulator {
       else if (finishNativeF64c(native, s, c, o as Float64Array, wHi) > 0) {
         for (let i = 0; i < this.#n; i++) if (!(o[i] - o[i] === 0 && c[i] - c[i] === 0)) o[i] = exact(i);
       }
-      const untrusted: number[] = [];
-      for (let i = 0; i < this.#n; i++) if (!this.#trusted(s[i], c[i], i)) untrusted.push(i);
+      const untrusted = windowUntrustedNative(native, this.#state(), this.#size);
       if (untrusted.length > 0) {
         window ??= this.#ring.window();
         const plain = { weights: null, nanOmit: false };
