@@ -126,6 +126,14 @@ DEFINE_ADD1(add_u32, uint32_t)
 DEFINE_ADD4(add_f64, double)
 DEFINE_ADD4(add_f32, float)
 
+/* Plain sums of a run of two inputs of type T, in input order (k = 2, 3 and the tails of runs of four). */
+#define DEFINE_ADD2(NAME, T)                                                                  \
+  CLONES static void NAME##_2(double *restrict acc, const T *restrict a, const T *restrict b, size_t n) { \
+    for (size_t i = 0; i < n; i++) acc[i] = (acc[i] + (double)a[i]) + (double)b[i];          \
+  }
+DEFINE_ADD2(add_f64, double)
+DEFINE_ADD2(add_f32, float)
+
 /*
  * A block's first input, or first run of four, written instead of added: acc = x_0 (+ x_1 + x_2 + x_3).
  * The same bits as adding to -0 (-0 + x is exactly x), one pass over the accumulator fewer.
@@ -149,6 +157,12 @@ DEFINE_SET1(add_i32, int32_t)
 DEFINE_SET1(add_u32, uint32_t)
 DEFINE_SET4(add_f64, double)
 DEFINE_SET4(add_f32, float)
+#define DEFINE_SET2(NAME, T)                                                                \
+  CLONES static void NAME##_2set(double *restrict acc, const T *restrict a, const T *restrict b, size_t n) { \
+    for (size_t i = 0; i < n; i++) acc[i] = (double)a[i] + (double)b[i];                    \
+  }
+DEFINE_SET2(add_f64, double)
+DEFINE_SET2(add_f32, float)
 
 /*
  * Plain sums of float32 inputs that also track the smallest nonzero and the largest magnitude seen, as bit
@@ -284,6 +298,12 @@ static inline void accumulate(enum mode mode, const mf_input *in, size_t k, doub
                      (const float *)in[2].data + i0, (const float *)in[3].data + i0, n);
       }
       in += 4;
+    } else if (k >= 2 && (t == MF_F64 || t == MF_F32) && in[1].dtype == t) {
+      /* Two inputs in one pass: at k = 2 one pass over the inputs fewer (a sequential pass per input
+         leaves the memory system with one stream at a time). */
+      if (t == MF_F64) add_f64_2set(acc, (const double *)in[0].data + i0, (const double *)in[1].data + i0, n);
+      else add_f32_2set(acc, (const float *)in[0].data + i0, (const float *)in[1].data + i0, n);
+      in += 2;
     } else {
       set_one(acc, in, i0, n);
       in += 1;
@@ -318,6 +338,10 @@ static inline void accumulate(enum mode mode, const mf_input *in, size_t k, doub
       if (t == MF_F64) FOUR(add_f64, double);
       else FOUR(add_f32, float);
       in += 4;
+    } else if (mode == PLAIN && end - in >= 2 && (t == MF_F64 || t == MF_F32) && in[1].dtype == t) {
+      if (t == MF_F64) add_f64_2(acc, (const double *)in[0].data + i0, (const double *)in[1].data + i0, n);
+      else add_f32_2(acc, (const float *)in[0].data + i0, (const float *)in[1].data + i0, n);
+      in += 2;
     } else {
       add_one(mode, acc, aux, range, in, i0, n);
       in += 1;
