@@ -58,7 +58,7 @@ size_t mf_acc(const mf_input *x, double *s, double *c, size_t start, size_t end,
       first_one(s + b, x, b, n);
       if (c) memset(c + b, 0, n * sizeof(double));
     } else {
-      add_one(c ? (negate ? COMP_NEG : COMP) : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
+      add_one(c ? (negate ? COMP_NEG : COMP) : PLAIN, s + b, c ? c + b : NULL, x, b, n);
     }
     if (count_bad(s + b, c ? c + b : NULL, n) == 0) continue;
     for (size_t i = 0; i < n; i++) {
