@@ -201,13 +201,17 @@ static void set_one(double *acc, const mf_input *x, size_t i0, size_t n) {
 /*
  * SCAN mode of accumulate: float32 inputs in runs of up to eight with the magnitude scan (scan-f32.h), the
  * integer inputs between them plainly (block_exact bounds those by their dtype). The first input or run sets
- * the accumulator (the same bits as adding to -0).
+ * the accumulator (the same bits as adding to -0). With out, a last run of float32 inputs also writes
+ * finish_exact's results into out (valid if block_exact holds) and sets *count to how many lanes it fails;
+ * returns whether it did (0: the last input is an integer one; the caller finishes).
  */
-static void scan_inputs(const mf_input *in, size_t k, double *acc, uint32_t *range, size_t i0, size_t n) {
+static int scan_inputs(const mf_input *in, size_t k, double *acc, uint32_t *range, size_t i0, size_t n,
+                       float *out, double kd, size_t *count) {
   const mf_input *end = in + k;
   range[0] = 0xffffffffu;
   range[1] = 0;
-  int set = 1;
+  int set = 1, finished = 0;
+  *count = 0;
   while (in < end) {
     if (in->dtype == MF_F32) {
       const float *p[8];
@@ -216,14 +220,19 @@ static void scan_inputs(const mf_input *in, size_t k, double *acc, uint32_t *ran
         p[take] = (const float *)in[take].data + i0;
         take++;
       }
-      in += scan_f32_run(acc, p, take, n, range, set);
+      float *last = in + take == end ? out : NULL;
+      size_t took = scan_f32_run(acc, p, take, n, range, set, last, kd, count);
+      finished = last != NULL && took == take;
+      in += took;
     } else {
       if (set) set_one(acc, in, i0, n);
       else add_one(PLAIN, acc, NULL, in, i0, n);
       in += 1;
+      finished = 0;
     }
     set = 0;
   }
+  return finished;
 }
 
 /*
@@ -251,7 +260,8 @@ static inline void accumulate(enum mode mode, const mf_input *in, size_t k, doub
       in += 1;
     }
   } else if (mode == SCAN) {
-    scan_inputs(in, k, acc, range, i0, n);
+    size_t unused;
+    scan_inputs(in, k, acc, range, i0, n, NULL, 1.0, &unused);
     return;
   } else {
     for (size_t i = 0; i < n; i++) acc[i] = -0.0;

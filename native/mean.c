@@ -105,27 +105,16 @@ CLONES static size_t finish_exact(const double *restrict acc, float *restrict ou
 
 /*
  * finish_exact without its per-lane flags: writes the same float32(m) and returns the same count, so only a
- * block with failures needs finish_exact for the flags (it rewrites the same values). The tests run on
- * the bit patterns as integers (m's exponent for the range, its low 29 bits for the midpoint), every lane
- * the same instructions: with the block's inputs in cache, finish_exact's float tests and int64 flag stores
- * took a third of the kernel's time.
+ * block with failures needs finish_exact for the flags (it rewrites the same values). With the block's
+ * inputs in cache, finish_exact's float tests and int64 flag stores took a third of the kernel's time.
  */
 CLONES static size_t finish_exact_count(const double *restrict acc, float *restrict out, double kd, size_t n) {
   uint64_t count = 0;
   double r = 1.0 / kd;
   for (size_t i = 0; i < n; i++) {
-    double s = acc[i];
-    double m = s * r;
+    double m = acc[i] * r;
     out[i] = (float)m;
-    uint64_t mb, sb;
-    memcpy(&mb, &m, sizeof mb);
-    memcpy(&sb, &s, sizeof sb);
-    uint64_t normal = ((mb >> 52 & 0x7ff) - (1023 - 126)) < 254; /* 2^-126 <= |m| < 2^128 */
-    uint64_t d = (mb & 0x1fffffff) - (0x10000000 - 2);
-    uint64_t far = d > 4;
-    uint64_t tie = (d == 2) & (m * kd == s);
-    uint64_t zero = (sb << 1) == 0; /* s == 0.0 */
-    count += 1 ^ (zero | (normal & (far | tie)));
+    count += exact_lane_fails(acc[i], m, kd);
   }
   return (size_t)count;
 }
@@ -160,11 +149,14 @@ size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_
   for (; b < end; b += BLK) {
     size_t n = end - b < BLK ? end - b : BLK;
     if (count + n > cap) break;
-    size_t failed;
+    size_t failed = 0;
     uint32_t range[2];
-    if (!any_f64) accumulate(SCAN, in, k, acc, NULL, range, b, n);
+    int finished = 0;
+    /* The scan's last pass writes the exact block's results as it goes (overwritten below if the block
+       turns out not to be exact): one pass over the block's sums fewer. */
+    if (!any_f64) finished = scan_inputs(in, k, acc, range, b, n, out + b, kd, &failed);
     if (!any_f64 && block_exact(in, k, range)) {
-      failed = finish_exact_count(acc, out + b, kd, n);
+      if (!finished) failed = finish_exact_count(acc, out + b, kd, n);
       if (failed > 0) failed = finish_exact(acc, out + b, bad, kd, n);
     } else {
       accumulate(MAG, in, k, acc, aux, NULL, b, n);

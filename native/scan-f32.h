@@ -43,27 +43,57 @@
     hi = m_ > hi ? m_ : hi;              \
   } while (0)
 
-/* Element i of the W inputs p[0..W) added in order to FIRST (acc[i] + x_0, or x_0 alone), into acc[i]. */
-#define SUM_RUN(W, FIRST, i)                                          \
+/*
+ * 1 unless rounding m = fl(s fl(1/k)) of an exact sum s to float32 is certified (finish_exact in mean.c):
+ * m within float32's normal range (read from its exponent bits) and its low 29 bits not within 2 of a
+ * midpoint's 2^28, or an exact tie (m k = s), or s a signed zero. Integer tests on the bit patterns, so
+ * every lane runs the same instructions.
+ */
+static inline uint64_t exact_lane_fails(double s, double m, double kd) {
+  uint64_t mb, sb;
+  memcpy(&mb, &m, sizeof mb);
+  memcpy(&sb, &s, sizeof sb);
+  uint64_t normal = ((mb >> 52 & 0x7ff) - (1023 - 126)) < 254; /* 2^-126 <= |m| < 2^128 */
+  uint64_t d = (mb & 0x1fffffff) - (0x10000000 - 2);
+  uint64_t far = d > 4;
+  uint64_t tie = (d == 2) & (m * kd == s);
+  uint64_t zero = (sb << 1) == 0; /* s == 0.0 */
+  return 1 ^ (zero | (normal & (far | tie)));
+}
+
+/*
+ * Element i of the W inputs p[0..W) added in order to FIRST (acc[i] + x_0, or x_0 alone), into acc[i]; when
+ * FIN (the block's last run), also out[i] = float32(fl(s r)) and its certificate failure into count.
+ */
+#define SUM_RUN(W, FIN, FIRST, i)                                     \
   do {                                                                \
     double v_ = FIRST;                                                \
     for (int j_ = 1; j_ < (W); j_++) v_ = v_ + (double)p[j_][i];      \
     acc[i] = v_;                                                      \
+    if (FIN) {                                                        \
+      double m_ = v_ * r;                                             \
+      out[i] = (float)m_;                                             \
+      count += exact_lane_fails(v_, m_, kd);                          \
+    }                                                                 \
   } while (0)
 
 /*
- * NAME(acc, p, n, range): acc[i] = FIRST + x_1[i] + … + x_{W-1}[i] over i < n for the W float32 inputs
- * p[0..W) (already offset to the block), widening range. The chunk loop keeps the range in 16 lanes
- * (vector registers) and folds them once at the end; the tail finishes element by element.
+ * NAME(acc, p, n, range, out, kd): acc[i] = FIRST + x_1[i] + … + x_{W-1}[i] over i < n for the W float32
+ * inputs p[0..W) (already offset to the block), widening range; with FIN it also writes out as
+ * finish_exact would and returns how many lanes that certificate fails (else 0). The chunk loop keeps the
+ * range in 16 lanes (vector registers) and folds them once at the end; the tail goes element by element.
  */
-#define DEFINE_SCAN_RUN(NAME, W, FIRST)                                                                    \
-  CLONES static void NAME(double *restrict acc, const float *const *p, size_t n, uint32_t *range) {        \
+#define DEFINE_SCAN_RUN(NAME, W, FIN, FIRST)                                                               \
+  CLONES static size_t NAME(double *restrict acc, const float *const *p, size_t n, uint32_t *range,        \
+                            float *restrict out, double kd) {                                              \
+    uint64_t count = 0;                                                                                    \
+    double r = 1.0 / kd;                                                                                   \
     uint32_t lanes_lo[16], lanes_hi[16];                                                                   \
     for (int t = 0; t < 16; t++) lanes_lo[t] = range[0], lanes_hi[t] = range[1];                           \
     size_t i = 0;                                                                                          \
     for (; i + 16 <= n; i += 16) {                                                                         \
       for (int j = 0; j < (W); j++) PREFETCH(p[j] + i + PREFETCH_AHEAD);                                   \
-      for (size_t t = 0; t < 16; t++) SUM_RUN(W, FIRST(i + t), i + t);                                     \
+      for (size_t t = 0; t < 16; t++) SUM_RUN(W, FIN, FIRST(i + t), i + t);                                \
       for (size_t t = 0; t < 16; t++) {                                                                    \
         uint32_t lo = lanes_lo[t], hi = lanes_hi[t];                                                       \
         for (int j = 0; j < (W); j++) {                                                                    \
@@ -80,7 +110,7 @@
       hi = lanes_hi[t] > hi ? lanes_hi[t] : hi;                                                            \
     }                                                                                                      \
     for (; i < n; i++) {                                                                                   \
-      SUM_RUN(W, FIRST(i), i);                                                                             \
+      SUM_RUN(W, FIN, FIRST(i), i);                                                                        \
       for (int j = 0; j < (W); j++) {                                                                      \
         uint32_t x;                                                                                        \
         memcpy(&x, p[j] + i, sizeof x);                                                                    \
@@ -89,45 +119,49 @@
     }                                                                                                      \
     range[0] = lo;                                                                                         \
     range[1] = hi;                                                                                         \
+    (void)out, (void)r;                                                                                    \
+    return (size_t)count;                                                                                  \
   }
 
 #define SCAN_SET(i) ((double)p[0][i])
 #define SCAN_ADD(i) (acc[i] + (double)p[0][i])
-DEFINE_SCAN_RUN(scan_f32_8set, 8, SCAN_SET)
-DEFINE_SCAN_RUN(scan_f32_8, 8, SCAN_ADD)
-DEFINE_SCAN_RUN(scan_f32_4set, 4, SCAN_SET)
-DEFINE_SCAN_RUN(scan_f32_4, 4, SCAN_ADD)
-DEFINE_SCAN_RUN(scan_f32_2set, 2, SCAN_SET)
-DEFINE_SCAN_RUN(scan_f32_2, 2, SCAN_ADD)
-DEFINE_SCAN_RUN(scan_f32_1set, 1, SCAN_SET)
-DEFINE_SCAN_RUN(scan_f32_1, 1, SCAN_ADD)
+#define DEFINE_SCAN_RUNS(W)                                         \
+  DEFINE_SCAN_RUN(scan_f32_##W##set, W, 0, SCAN_SET)                \
+  DEFINE_SCAN_RUN(scan_f32_##W, W, 0, SCAN_ADD)                     \
+  DEFINE_SCAN_RUN(scan_f32_##W##set_fin, W, 1, SCAN_SET)            \
+  DEFINE_SCAN_RUN(scan_f32_##W##_fin, W, 1, SCAN_ADD)
+DEFINE_SCAN_RUNS(8)
+DEFINE_SCAN_RUNS(4)
+DEFINE_SCAN_RUNS(2)
+DEFINE_SCAN_RUNS(1)
+#undef DEFINE_SCAN_RUNS
 #undef SCAN_SET
 #undef SCAN_ADD
 #undef DEFINE_SCAN_RUN
 #undef SUM_RUN
 #undef SCAN
 
+typedef size_t (*scan_run_fn)(double *, const float *const *, size_t, uint32_t *, float *, double);
+
 /*
  * The first `take` (1 to 8) of the float32 inputs p[0..), offset by i0, into acc (set: acc = the run's sum;
- * else acc += it, in order), widening range. Returns how many inputs it took: the largest of 8, 4, 2, 1
+ * else acc += it, in order), widening range; with out (the run ends the block's inputs) also the finish
+ * of SUM_RUN, adding its failures to *count. Returns how many inputs it took: the largest of 8, 4, 2, 1
  * that fits.
  */
 static inline size_t scan_f32_run(double *acc, const float *const *p, size_t take, size_t n, uint32_t *range,
-                                  int set) {
-  if (take >= 8) {
-    (set ? scan_f32_8set : scan_f32_8)(acc, p, n, range);
-    return 8;
-  }
-  if (take >= 4) {
-    (set ? scan_f32_4set : scan_f32_4)(acc, p, n, range);
-    return 4;
-  }
-  if (take >= 2) {
-    (set ? scan_f32_2set : scan_f32_2)(acc, p, n, range);
-    return 2;
-  }
-  (set ? scan_f32_1set : scan_f32_1)(acc, p, n, range);
-  return 1;
+                                  int set, float *out, double kd, size_t *count) {
+  static const scan_run_fn runs[4][4] = {
+      {scan_f32_8, scan_f32_8set, scan_f32_8_fin, scan_f32_8set_fin},
+      {scan_f32_4, scan_f32_4set, scan_f32_4_fin, scan_f32_4set_fin},
+      {scan_f32_2, scan_f32_2set, scan_f32_2_fin, scan_f32_2set_fin},
+      {scan_f32_1, scan_f32_1set, scan_f32_1_fin, scan_f32_1set_fin},
+  };
+  int w = take >= 8 ? 0 : take >= 4 ? 1 : take >= 2 ? 2 : 3;
+  size_t width = (size_t)8 >> w;
+  int fin = out != NULL && width == take;
+  *count += runs[w][(fin << 1) | (set != 0)](acc, p, n, range, out, kd);
+  return width;
 }
 
 #endif
