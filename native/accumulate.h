@@ -221,9 +221,7 @@ static int scan_inputs(const mf_input *in, size_t k, double *acc, uint32_t *rang
         take++;
       }
       float *last = in + take == end ? out : NULL;
-      size_t took = scan_f32_run(acc, p, take, n, range, set, last, kd, count);
-      finished = last != NULL && took == take;
-      in += took;
+      in += scan_f32_run(acc, p, take, n, range, set, last, kd, count, &finished);
     } else {
       if (set) set_one(acc, in, i0, n);
       else add_one(PLAIN, acc, NULL, in, i0, n);
