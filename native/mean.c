@@ -3,8 +3,9 @@
  *
  * Work goes in blocks of BLK elements whose float64 accumulators stay in L1 cache; each input byte is read
  * from memory once, in place. Runs of up to four consecutive float64 (or float32) inputs are added in one
- * pass over the accumulator, other dtypes one input a pass; either way each element's sum is
- * (((-0 + x_0) + x_1) + …) + x_{k-1}, the order of every other kernel (-0 + x is exactly x).
+ * pass over the accumulator (the float32 certificate's scan: runs of up to eight, scan-f32.h), other dtypes
+ * one input a pass; either way each element's sum is (((-0 + x_0) + x_1) + …) + x_{k-1}, the order of
+ * every other kernel (-0 + x is exactly x).
  *
  * The block functions are vectorized for the CPU at run time (see accumulate.h).
  *
