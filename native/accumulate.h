@@ -19,6 +19,7 @@
 #include "kernel.h"
 
 #include "dispatch.h"
+#include "scan-f32.h"
 
 /* Sums of one input of type T into acc (and, for the _m variant, of |x| into mag). */
 #define DEFINE_ADD1(NAME, T)                                                                               \
@@ -164,75 +165,10 @@ DEFINE_SET4(add_f32, float)
 DEFINE_SET2(add_f64, double)
 DEFINE_SET2(add_f32, float)
 
-/*
- * Plain sums of float32 inputs that also track the smallest nonzero and the largest magnitude seen, as bit
- * patterns (magnitudes of non-negative floats order like their bit patterns; subtracting one wraps zero to
- * the largest unsigned), for the exactness test of block_exact.
- */
-#define SCAN(x)                          \
-  do {                                   \
-    uint32_t m_ = (x) & 0x7fffffffu;     \
-    uint32_t l_ = m_ - 1u;               \
-    lo = l_ < lo ? l_ : lo;              \
-    hi = m_ > hi ? m_ : hi;              \
-  } while (0)
-
-CLONES static void add_f32_1s(double *restrict acc, const float *restrict a, size_t n, uint32_t *range,
-                              int set) {
-  const uint32_t *restrict ab = (const uint32_t *)a;
-  uint32_t lo = range[0], hi = range[1];
-  if (set) {
-    for (size_t i = 0; i < n; i++) {
-      acc[i] = (double)a[i];
-      SCAN(ab[i]);
-    }
-  } else {
-    for (size_t i = 0; i < n; i++) {
-      acc[i] = acc[i] + (double)a[i];
-      SCAN(ab[i]);
-    }
-  }
-  range[0] = lo;
-  range[1] = hi;
-}
-
-CLONES static void add_f32_4s(double *restrict acc, const float *restrict a, const float *restrict b,
-                              const float *restrict c, const float *restrict d, size_t n, uint32_t *range,
-                              int set) {
-  const uint32_t *restrict ab = (const uint32_t *)a, *restrict bb = (const uint32_t *)b;
-  const uint32_t *restrict cb = (const uint32_t *)c, *restrict db = (const uint32_t *)d;
-  uint32_t lo = range[0], hi = range[1];
-  if (set) {
-    for (size_t i = 0; i < n; i++) {
-      acc[i] = (((double)a[i] + (double)b[i]) + (double)c[i]) + (double)d[i];
-      SCAN(ab[i]);
-      SCAN(bb[i]);
-      SCAN(cb[i]);
-      SCAN(db[i]);
-    }
-  } else {
-    for (size_t i = 0; i < n; i++) {
-      acc[i] = (((acc[i] + (double)a[i]) + (double)b[i]) + (double)c[i]) + (double)d[i];
-      SCAN(ab[i]);
-      SCAN(bb[i]);
-      SCAN(cb[i]);
-      SCAN(db[i]);
-    }
-  }
-  range[0] = lo;
-  range[1] = hi;
-}
-#undef SCAN
-
-enum mode { PLAIN, SCAN, MAG, COMP, COMP_NEG, SCAN_STARTED };
+enum mode { PLAIN, SCAN, MAG, COMP, COMP_NEG };
 
 /* Adds one input's elements [i0, i0 + n) into acc (and |x| into aux for MAG, or TwoSum into aux for COMP). */
-static void add_one(enum mode mode, double *acc, double *aux, uint32_t *range, const mf_input *x, size_t i0,
-                    size_t n) {
-  if (mode == SCAN && x->dtype == MF_F32) {
-    add_f32_1s(acc, (const float *)x->data + i0, n, range, 0);
-    return;
-  }
+static void add_one(enum mode mode, double *acc, double *aux, const mf_input *x, size_t i0, size_t n) {
 #define ONE(NAME, T)                                                          \
   if (mode == MAG) NAME##_1m(acc, aux, (const T *)x->data + i0, n);          \
   else if (mode == COMP) NAME##_1c(acc, aux, (const T *)x->data + i0, n);    \
@@ -257,18 +193,11 @@ static void add_one(enum mode mode, double *acc, double *aux, uint32_t *range, c
   do {                                                                                          \
     const T *a = (const T *)in[0].data + i0, *b = (const T *)in[1].data + i0;                   \
     const T *c = (const T *)in[2].data + i0, *d = (const T *)in[3].data + i0;                   \
-    if (mode == SCAN && sizeof(T) == 4) add_f32_4s(acc, (const float *)a, (const float *)b,        \
-                                 (const float *)c, (const float *)d, n, range, 0);              \
-    else if (mode == MAG) NAME##_4m(acc, aux, a, b, c, d, n);                                   \
+    if (mode == MAG) NAME##_4m(acc, aux, a, b, c, d, n);                                   \
     else if (mode == COMP) NAME##_4c(acc, aux, a, b, c, d, n);                                  \
     else NAME##_4(acc, a, b, c, d, n);                                                          \
   } while (0)
 
-/*
- * Accumulates every input over elements [i0, i0 + n), in input order, into acc (from -0) and aux (from 0):
- * the plain sum (PLAIN), the plain sum and the range of float32 magnitudes (SCAN: no float64 inputs, range
- * as in block_exact), the sum and Σ|x| (MAG), or the TwoSum-compensated sum (COMP).
- */
 /* The block's first input (PLAIN mode): acc = x. */
 static void set_one(double *acc, const mf_input *x, size_t i0, size_t n) {
   switch (x->dtype) {
@@ -283,6 +212,46 @@ static void set_one(double *acc, const mf_input *x, size_t i0, size_t n) {
   }
 }
 
+/*
+ * SCAN mode of accumulate: float32 inputs in runs of up to eight with the magnitude scan (scan-f32.h), the
+ * integer inputs between them plainly (block_exact bounds those by their dtype). The first input or run sets
+ * the accumulator (the same bits as adding to -0). With out, a last run of float32 inputs also writes
+ * finish_exact's results into out (valid if block_exact holds) and sets *count to how many lanes it fails;
+ * returns whether it did (0: the last input is an integer one; the caller finishes).
+ */
+static int scan_inputs(const mf_input *in, size_t k, double *acc, uint32_t *range, size_t i0, size_t n,
+                       float *out, double kd, size_t *count) {
+  const mf_input *end = in + k;
+  range[0] = 0xffffffffu;
+  range[1] = 0;
+  int set = 1, finished = 0;
+  *count = 0;
+  while (in < end) {
+    if (in->dtype == MF_F32) {
+      const float *p[8];
+      size_t take = 0;
+      while (take < 8 && in + take < end && in[take].dtype == MF_F32) {
+        p[take] = (const float *)in[take].data + i0;
+        take++;
+      }
+      float *last = in + take == end ? out : NULL;
+      in += scan_f32_run(acc, p, take, n, range, set, last, kd, count, &finished);
+    } else {
+      if (set) set_one(acc, in, i0, n);
+      else add_one(PLAIN, acc, NULL, in, i0, n);
+      in += 1;
+      finished = 0;
+    }
+    set = 0;
+  }
+  return finished;
+}
+
+/*
+ * Accumulates every input over elements [i0, i0 + n), in input order, into acc (from -0) and aux (from 0):
+ * the plain sum (PLAIN), the plain sum and the range of float32 magnitudes (SCAN: no float64 inputs, range
+ * as in block_exact), the sum and Σ|x| (MAG), or the TwoSum-compensated sum (COMP).
+ */
 static inline void accumulate(enum mode mode, const mf_input *in, size_t k, double *acc, double *aux, uint32_t *range,
                        size_t i0, size_t n) {
   const mf_input *end = in + k;
@@ -308,27 +277,13 @@ static inline void accumulate(enum mode mode, const mf_input *in, size_t k, doub
       set_one(acc, in, i0, n);
       in += 1;
     }
-  } else if (mode == SCAN && in[0].dtype == MF_F32) {
-    range[0] = 0xffffffffu;
-    range[1] = 0;
-    /* As PLAIN: the first float32 input or run of four sets the accumulator, and scans. */
-    if (k >= 4 && in[1].dtype == MF_F32 && in[2].dtype == MF_F32 && in[3].dtype == MF_F32) {
-      add_f32_4s(acc, (const float *)in[0].data + i0, (const float *)in[1].data + i0,
-                 (const float *)in[2].data + i0, (const float *)in[3].data + i0, n, range, 1);
-      in += 4;
-    } else {
-      add_f32_1s(acc, (const float *)in[0].data + i0, n, range, 1);
-      in += 1;
-    }
-    mode = SCAN_STARTED;
+  } else if (mode == SCAN) {
+    size_t unused;
+    scan_inputs(in, k, acc, range, i0, n, NULL, 1.0, &unused);
+    return;
   } else {
     for (size_t i = 0; i < n; i++) acc[i] = -0.0;
   }
-  if (mode == SCAN) {
-    range[0] = 0xffffffffu;
-    range[1] = 0;
-  }
-  if (mode == SCAN_STARTED) mode = SCAN;
   if (mode == MAG || mode == COMP)
     for (size_t i = 0; i < n; i++) aux[i] = 0.0;
   while (in < end) {
@@ -343,7 +298,7 @@ static inline void accumulate(enum mode mode, const mf_input *in, size_t k, doub
       else add_f32_2(acc, (const float *)in[0].data + i0, (const float *)in[1].data + i0, n);
       in += 2;
     } else {
-      add_one(mode, acc, aux, range, in, i0, n);
+      add_one(mode, acc, aux, in, i0, n);
       in += 1;
     }
   }

@@ -53,7 +53,7 @@ static void step_block(const mf_input *x, double *s, double *c, size_t b, size_t
     first_one(s + b, x, b, n);
     if (c) memset(c + b, 0, n * sizeof(double));
   } else {
-    add_one(c ? COMP : PLAIN, s + b, c ? c + b : NULL, NULL, x, b, n);
+    add_one(c ? COMP : PLAIN, s + b, c ? c + b : NULL, x, b, n);
   }
 }
 

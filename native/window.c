@@ -21,9 +21,9 @@ void mf_window_push(const mf_input *x, const mf_input *old, double *s, double *c
                     double *peak, double *fpeak, uint8_t *inexact, uint8_t *finexact, size_t n) {
   for (size_t b = 0; b < n; b += BLK) {
     size_t m = n - b < BLK ? n - b : BLK;
-    add_one(COMP, s + b, c + b, NULL, x, b, m);
-    add_one(COMP, fs + b, fc + b, NULL, x, b, m);
-    if (old) add_one(COMP_NEG, s + b, c + b, NULL, old, b, m);
+    add_one(COMP, s + b, c + b, x, b, m);
+    add_one(COMP, fs + b, fc + b, x, b, m);
+    if (old) add_one(COMP_NEG, s + b, c + b, old, b, m);
     track(s + b, c + b, peak + b, inexact + b, m);
     track(fs + b, fc + b, fpeak + b, finexact + b, m);
   }

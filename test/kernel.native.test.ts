@@ -166,6 +166,47 @@ describe('native kernel: bitwise equal to the WebAssembly and scalar kernels', (
     }
   });
 
+  it('float32 calls past 8 MiB of input (the scan finishes exact blocks as it adds) give the same bits', () => {
+    // Exact ties and zeros, exact sums of narrow-range values, and wide-range data with specials (blocks
+    // that are not exact: the scan's speculative results are overwritten), for k = 8 and 16 (a last run of
+    // eight that sets, or adds to, the sums); the whole range in one call and in pieces on both sides of it.
+    let s = 12345;
+    const rand = () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 4294967296;
+    };
+    const fills: Record<string, (x: Float32Array, j: number) => void> = {
+      ties: (x) => {
+        for (let i = 0; i < x.length; i++)
+          x[i] = rand() < 0.05 ? 0 : (Math.floor(rand() * 2 ** 9) - 2 ** 8) * 2 ** -4;
+      },
+      narrow: (x) => {
+        for (let i = 0; i < x.length; i++) x[i] = (rand() < 0.5 ? -1 : 1) * (1 + rand() * 2 ** 20);
+      },
+      sprinkled: (x, j) => fillSprinkled(x, 99 + j),
+    };
+    for (const k of [8, 16]) {
+      const n = Math.ceil((9 * 2 ** 20) / (4 * k)) + 3; // just past 8 MiB of input, with a partial last block
+      for (const [kind, fill] of Object.entries(fills)) {
+        const xs = Array.from({ length: k }, (_, j) => {
+          const x = new Float32Array(n);
+          fill(x, j);
+          return x;
+        });
+        const whole = new Float32Array(n);
+        const pieces = new Float32Array(n);
+        const wasm = new Float32Array(n);
+        runNative(xs, whole, 0, n);
+        const cut = 5 * 1024 + 17; // a small piece (below the threshold), then the rest (above it)
+        runNative(xs, pieces, 0, cut);
+        runNative(xs, pieces, cut, n);
+        meanRangeSimd(xs, wasm, 0, n, PLAIN);
+        expectSame(whole, wasm, `k = ${k}, ${kind}: native vs wasm`);
+        expectSame(pieces, wasm, `k = ${k}, ${kind}: native pieces vs wasm`);
+      }
+    }
+  });
+
   it('float32 and integer inputs mixed, with magnitudes past 2^53: the nearest float32 (an integer unit is 1)', () => {
     const n = 64;
     const f = (v: number) => new Float32Array(n).fill(v);
