@@ -1,8 +1,8 @@
 /*
- * The per-element math of the native kernels, shared by the batch kernel (mean.c) and the stream
- * accumulators (stream.c): block adds of one input or a run of four in input order (plain, with Σ|x|, with a
- * magnitude scan, or TwoSum-compensated), the float64 finish, and the WebAssembly kernel's compensated
- * float32 finish. Every function here performs, per element, the IEEE-754 operations of the scalar
+ * The per-element math of the native kernels, shared by the batch kernel (mean.c), the stream accumulators
+ * (stream.c, window.c), the file chunks (files.c) and the exact mode (exact.c): a block's inputs accumulated
+ * in input order by the block adds of block-add.h (plain, with Σ|x|, with a magnitude scan, or
+ * TwoSum-compensated), and the finishes of finish.h. Every function here performs, per element, the IEEE-754 operations of the scalar
  * JavaScript kernel (src/kernels/scalar.ts) in the same order.
  *
  * Runtime CPU dispatch: on x86-64 Linux with GCC or clang the block functions are compiled for AVX-512,
@@ -18,152 +18,10 @@
 
 #include "kernel.h"
 
+#include "block-add.h"
 #include "dispatch.h"
+#include "finish.h"
 #include "scan-f32.h"
-
-/* Sums of one input of type T into acc (and, for the _m variant, of |x| into mag). */
-#define DEFINE_ADD1(NAME, T)                                                                               \
-  CLONES static void NAME##_1(double *restrict acc, const T *restrict a, size_t n) {                       \
-    for (size_t i = 0; i < n; i++) acc[i] = acc[i] + (double)a[i];                                         \
-  }                                                                                                        \
-  CLONES static void NAME##_1m(double *restrict acc, double *restrict mag, const T *restrict a, size_t n) { \
-    for (size_t i = 0; i < n; i++) {                                                                       \
-      double x = (double)a[i];                                                                             \
-      acc[i] = acc[i] + x;                                                                                 \
-      mag[i] = mag[i] + fabs(x);                                                                           \
-    }                                                                                                      \
-  }
-
-/* Sums of a run of four inputs of type T, in input order. */
-#define DEFINE_ADD4(NAME, T)                                                                               \
-  CLONES static void NAME##_4(double *restrict acc, const T *restrict a, const T *restrict b,              \
-                              const T *restrict c, const T *restrict d, size_t n) {                        \
-    for (size_t i = 0; i < n; i++)                                                                         \
-      acc[i] = (((acc[i] + (double)a[i]) + (double)b[i]) + (double)c[i]) + (double)d[i];                   \
-  }                                                                                                        \
-  CLONES static void NAME##_4m(double *restrict acc, double *restrict mag, const T *restrict a,             \
-                               const T *restrict b, const T *restrict c, const T *restrict d, size_t n) {   \
-    for (size_t i = 0; i < n; i++) {                                                                       \
-      double x0 = (double)a[i], x1 = (double)b[i], x2 = (double)c[i], x3 = (double)d[i];                   \
-      acc[i] = (((acc[i] + x0) + x1) + x2) + x3;                                                           \
-      mag[i] = mag[i] + ((fabs(x0) + fabs(x1)) + (fabs(x2) + fabs(x3)));                                   \
-    }                                                                                                      \
-  }
-
-/* Knuth's TwoSum of one term v into (s, c): the compensated accumulation of kernel.wat's addm2/add8c. */
-#define TWO_SUM(s, c, v)                      \
-  do {                                        \
-    double t_ = s + v;                        \
-    double z_ = t_ - s;                       \
-    c = c + ((s - (t_ - z_)) + (v - z_));     \
-    s = t_;                                   \
-  } while (0)
-
-/* Compensated sums of one input, or of a run of four, of type T into (acc, cmp). */
-#define DEFINE_ADDC(NAME, T)                                                                                 \
-  CLONES static void NAME##_1c(double *restrict acc, double *restrict cmp, const T *restrict a, size_t n) {  \
-    for (size_t i = 0; i < n; i++) {                                                                         \
-      double s = acc[i], c = cmp[i], v = (double)a[i];                                                       \
-      TWO_SUM(s, c, v);                                                                                      \
-      acc[i] = s;                                                                                            \
-      cmp[i] = c;                                                                                            \
-    }                                                                                                        \
-  }
-#define DEFINE_ADDC4(NAME, T)                                                                                \
-  CLONES static void NAME##_4c(double *restrict acc, double *restrict cmp, const T *restrict a,               \
-                               const T *restrict b, const T *restrict c4, const T *restrict d, size_t n) {   \
-    for (size_t i = 0; i < n; i++) {                                                                         \
-      double s = acc[i], c = cmp[i], v;                                                                      \
-      v = (double)a[i];                                                                                      \
-      TWO_SUM(s, c, v);                                                                                      \
-      v = (double)b[i];                                                                                      \
-      TWO_SUM(s, c, v);                                                                                      \
-      v = (double)c4[i];                                                                                     \
-      TWO_SUM(s, c, v);                                                                                      \
-      v = (double)d[i];                                                                                      \
-      TWO_SUM(s, c, v);                                                                                      \
-      acc[i] = s;                                                                                            \
-      cmp[i] = c;                                                                                            \
-    }                                                                                                        \
-  }
-DEFINE_ADDC(add_f64, double)
-DEFINE_ADDC(add_f32, float)
-DEFINE_ADDC(add_i8, int8_t)
-DEFINE_ADDC(add_u8, uint8_t)
-DEFINE_ADDC(add_i16, int16_t)
-DEFINE_ADDC(add_u16, uint16_t)
-DEFINE_ADDC(add_i32, int32_t)
-DEFINE_ADDC(add_u32, uint32_t)
-DEFINE_ADDC4(add_f64, double)
-DEFINE_ADDC4(add_f32, float)
-
-/* Compensated subtraction of one input: a TwoSum step with v = -x (a sliding window's leaving input). */
-#define DEFINE_SUBC(NAME, T)                                                                                 \
-  CLONES static void NAME##_1n(double *restrict acc, double *restrict cmp, const T *restrict a, size_t n) {  \
-    for (size_t i = 0; i < n; i++) {                                                                         \
-      double s = acc[i], c = cmp[i], v = -(double)a[i];                                                      \
-      TWO_SUM(s, c, v);                                                                                      \
-      acc[i] = s;                                                                                            \
-      cmp[i] = c;                                                                                            \
-    }                                                                                                        \
-  }
-DEFINE_SUBC(add_f64, double)
-DEFINE_SUBC(add_f32, float)
-DEFINE_SUBC(add_i8, int8_t)
-DEFINE_SUBC(add_u8, uint8_t)
-DEFINE_SUBC(add_i16, int16_t)
-DEFINE_SUBC(add_u16, uint16_t)
-DEFINE_SUBC(add_i32, int32_t)
-DEFINE_SUBC(add_u32, uint32_t)
-
-DEFINE_ADD1(add_f64, double)
-DEFINE_ADD1(add_f32, float)
-DEFINE_ADD1(add_i8, int8_t)
-DEFINE_ADD1(add_u8, uint8_t)
-DEFINE_ADD1(add_i16, int16_t)
-DEFINE_ADD1(add_u16, uint16_t)
-DEFINE_ADD1(add_i32, int32_t)
-DEFINE_ADD1(add_u32, uint32_t)
-DEFINE_ADD4(add_f64, double)
-DEFINE_ADD4(add_f32, float)
-
-/* Plain sums of a run of two inputs of type T, in input order (k = 2, 3 and the tails of runs of four). */
-#define DEFINE_ADD2(NAME, T)                                                                  \
-  CLONES static void NAME##_2(double *restrict acc, const T *restrict a, const T *restrict b, size_t n) { \
-    for (size_t i = 0; i < n; i++) acc[i] = (acc[i] + (double)a[i]) + (double)b[i];          \
-  }
-DEFINE_ADD2(add_f64, double)
-DEFINE_ADD2(add_f32, float)
-
-/*
- * A block's first input, or first run of four, written instead of added: acc = x_0 (+ x_1 + x_2 + x_3).
- * The same bits as adding to -0 (-0 + x is exactly x), one pass over the accumulator fewer.
- */
-#define DEFINE_SET1(NAME, T)                                                                \
-  CLONES static void NAME##_1set(double *restrict acc, const T *restrict a, size_t n) {     \
-    for (size_t i = 0; i < n; i++) acc[i] = (double)a[i];                                   \
-  }
-#define DEFINE_SET4(NAME, T)                                                                \
-  CLONES static void NAME##_4set(double *restrict acc, const T *restrict a, const T *restrict b, \
-                                 const T *restrict c, const T *restrict d, size_t n) {      \
-    for (size_t i = 0; i < n; i++) acc[i] = (((double)a[i] + (double)b[i]) + (double)c[i]) + (double)d[i]; \
-  }
-DEFINE_SET1(add_f64, double)
-DEFINE_SET1(add_f32, float)
-DEFINE_SET1(add_i8, int8_t)
-DEFINE_SET1(add_u8, uint8_t)
-DEFINE_SET1(add_i16, int16_t)
-DEFINE_SET1(add_u16, uint16_t)
-DEFINE_SET1(add_i32, int32_t)
-DEFINE_SET1(add_u32, uint32_t)
-DEFINE_SET4(add_f64, double)
-DEFINE_SET4(add_f32, float)
-#define DEFINE_SET2(NAME, T)                                                                \
-  CLONES static void NAME##_2set(double *restrict acc, const T *restrict a, const T *restrict b, size_t n) { \
-    for (size_t i = 0; i < n; i++) acc[i] = (double)a[i] + (double)b[i];                    \
-  }
-DEFINE_SET2(add_f64, double)
-DEFINE_SET2(add_f32, float)
 
 enum mode { PLAIN, SCAN, MAG, COMP, COMP_NEG };
 
@@ -304,92 +162,6 @@ static inline void accumulate(enum mode mode, const mf_input *in, size_t k, doub
   }
 }
 #undef FOUR
-
-__attribute__((unused)) CLONES static size_t finish_f64(const double *restrict acc, double *restrict out,
-                                                        double kd, size_t n) {
-  size_t bad = 0;
-  for (size_t i = 0; i < n; i++) {
-    double q = acc[i] / kd;
-    out[i] = q;
-    bad += (q - q) != (q - q); /* NaN exactly when q is infinite or NaN */
-  }
-  return bad;
-}
-
-/* Element i of input x as float64. */
-static inline double load(const mf_input *x, size_t i) {
-  switch (x->dtype) {
-    case MF_F64: return ((const double *)x->data)[i];
-    case MF_F32: return ((const float *)x->data)[i];
-    case MF_I8: return ((const int8_t *)x->data)[i];
-    case MF_U8: return ((const uint8_t *)x->data)[i];
-    case MF_I16: return ((const int16_t *)x->data)[i];
-    case MF_U16: return ((const uint16_t *)x->data)[i];
-    case MF_I32: return ((const int32_t *)x->data)[i];
-    default: return ((const uint32_t *)x->data)[i];
-  }
-}
-
-/*
- * kernel.wat's fin_f32 for one lane: q = (c == 0 ? s : s + c) / k rounded to float32. Returns 0 (and writes
- * *out) unless the lane needs the caller's exact finisher, exactly when fin_f32 flags it: s or q not
- * finite, q subnormal in float32, or q within 64 float64 ulps of a float32 midpoint without being an exact
- * tie (c = 0 and q k = s).
- */
-static inline int finish_lane(double s, double c, double kd, float *out) {
-  double q = (c == 0.0 ? s : s + c) / kd;
-  if ((s - s) != (s - s) || (q - q) != (q - q)) return 1;
-  if (fabs(q) < 0x1p-126 && q != 0.0) return 1;
-  uint64_t bits;
-  memcpy(&bits, &q, sizeof bits);
-  int64_t low = (int64_t)(bits & 0x1fffffff) - 0x10000000;
-  if ((low < 0 ? -low : low) <= 64 && !(low == 0 && c == 0.0 && q * kd == s)) return 1;
-  *out = (float)q;
-  return 0;
-}
-
-/*
- * The compensated finish of the WebAssembly kernel for one element (kernel.wat's addm2 + fin_f32): Knuth's
- * TwoSum over the inputs in order, then finish_lane.
- */
-static inline int compensated(const mf_input *in, size_t k, size_t i, double kd, float *out) {
-  double s = -0.0, c = 0.0;
-  for (size_t j = 0; j < k; j++) {
-    double v = load(&in[j], i);
-    TWO_SUM(s, c, v);
-  }
-  return finish_lane(s, c, kd, out);
-}
-
-/*
- * fin_f32 of kernel.wat over a block, without its divisions: writes float32(q) and returns 0 when no lane
- * needs the exact finisher; otherwise the caller runs finish_lane on every lane of the block, which decides
- * exactly as fin_f32. With r = RN(1/k), p = RN(base r) lies within 3.1 float64 ulps of q = RN(base / k)
- * (three roundings of relative error at most 2^-53), so a lane whose p is more than 72 ulps from a float32
- * midpoint, at least 2^-125 in magnitude (or base = 0) and finite has float32(p) = float32(q) and is not
- * flagged by fin_f32 either; any other lane counts here. A division costs several multiplications.
- */
-__attribute__((unused)) CLONES static size_t finish_comp(const double *restrict acc, const double *restrict cmp,
-                                                         float *restrict out, double kd, size_t n) {
-  double r = 1.0 / kd;
-  size_t bad = 0;
-  for (size_t i = 0; i < n; i++) {
-    double s = acc[i], c = cmp[i];
-    double sc = s + c;
-    double base = c == 0.0 ? s : sc;
-    double p = base * r;
-    out[i] = (float)p;
-    uint64_t bits;
-    memcpy(&bits, &p, sizeof bits);
-    int64_t low = (int64_t)(bits & 0x1fffffff) - 0x10000000;
-    int64_t sign = low >> 63;
-    int64_t dist = (low ^ sign) - sign;
-    int near = dist <= 72;
-    int tiny = (fabs(p) < 0x1p-125) & (base != 0.0);
-    bad += ((s - s) != (s - s)) | ((p - p) != (p - p)) | tiny | near;
-  }
-  return bad;
-}
 
 static inline double f32_of_bits(uint32_t bits) {
   float f;
