@@ -5,13 +5,14 @@
  * every range that kernel declines, goes to `fuseRange` (the float kernels' mapped path, else positioned
  * reads and the reference kernels), with the same bits either way.
  *
- * A leaf for the workers: imports only the range helpers, the kernel loaders and the dtype table.
+ * A leaf for the workers: imports only the range helpers, the kernel loaders, the write-behind writer and the
+ * dtype table.
  */
-import { writeExactly } from '../io/npy/range.js';
 import { halfKernelCode, nativeHalfKernel } from '../kernels/native-half.js';
 import { DTYPE_CTORS, type FloatDataArray } from '../tensor/dtype.js';
 import type { FuseFilesTask } from './protocol.js';
 import { type FileCache, fuseRange } from './range.js';
+import { writeOutput } from './write-behind.js';
 
 /** This thread's output buffer of the half path, grown on demand and reused. */
 let scratch = new ArrayBuffer(0);
@@ -57,7 +58,7 @@ export function fusePlanRange(task: FuseFilesTask, files: FileCache): number {
   if (!mappedHalf(task, files, out)) return fuseRange(task, files);
   const result = new Uint8Array(scratch, 0, bytes);
   files.with(task.out.path, 'r+', (fd) =>
-    writeExactly(fd, result, task.out.offset + task.start * OutCtor.BYTES_PER_ELEMENT),
+    writeOutput(fd, task.out.path, result, task.out.offset + task.start * OutCtor.BYTES_PER_ELEMENT),
   );
   return task.inputs.reduce((s, x) => s + n * DTYPE_CTORS[x.dtype].BYTES_PER_ELEMENT, 0);
 }
