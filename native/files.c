@@ -188,8 +188,9 @@ static int with_read(const mf_file *files, size_t k, size_t count, const mapped_
     char *at = buf;
     for (size_t j = 0; j < k && status == 0; j++) {
       size_t bytes = m * ITEM[files[j].dtype];
+      uint64_t from = files[j].offset + s * ITEM[files[j].dtype];
       for (size_t got = 0; got < bytes;) {
-        ssize_t r = pread(files[j].fd, at + got, bytes - got, (off_t)(files[j].offset + s * ITEM[files[j].dtype] + got));
+        ssize_t r = pread(files[j].fd, at + got, bytes - got, (off_t)(from + got));
         if (r <= 0) {
           status = -1;
           break;
@@ -198,13 +199,13 @@ static int with_read(const mf_file *files, size_t k, size_t count, const mapped_
       }
       in[j].data = at;
       in[j].dtype = files[j].dtype;
-      at += (bytes + 63) & ~(size_t)63; /* each buffer aligned for the vector loads */
+      at += (bytes + 63) & ~(size_t)63; /* each input's step on its own cache lines */
     }
     if (status != 0) break;
     size_t n = 0;
     size_t cap = job->cap > total ? job->cap - total : 0;
-    mapped_job part = {(char *)job->out + s * ITEM[job->out_dtype], job->out_dtype, job->flags ? job->flags + total : NULL,
-                       cap, &n, job->exact};
+    int32_t *flags = job->flags ? job->flags + total : NULL;
+    mapped_job part = {(char *)job->out + s * ITEM[job->out_dtype], job->out_dtype, flags, cap, &n, job->exact};
     status = run_kernel(in, k, m, &part);
     if (job->flags && (job->exact || job->out_dtype == MF_F32)) {
       for (size_t f = 0; f < n; f++) job->flags[total + f] += (int32_t)s;

@@ -1,6 +1,6 @@
 // Write-behind (src/jobs/write-behind.ts, native/writeback.c): the bytes in the file are exactly those
-// written, whether the ranges were handed to the disk, waited for and dropped from the page cache, or (no
-// addon) only written; a dropped range of a file removed meanwhile is skipped; preallocation keeps the size
+// written, whether the ranges were handed to the disk and dropped from the page cache, or (no addon) only
+// written; a dropped range of a file removed meanwhile is skipped; preallocation keeps the size
 // and the contents.
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,7 +102,7 @@ describe.runIf(addon !== null && process.platform === 'linux')('native writeback
     const fd = openSync(path, 'r+');
     try {
       expect(k.startWriteback(fd, 0, MiB)).toBe(0);
-      expect(k.dropWritten(fd, 0, 2 * MiB)).toBe(0);
+      expect(k.dropCached(fd, 0, 2 * MiB)).toBe(0);
       expect(k.preallocate(fd, 0, 2 * MiB)).toBe(0);
     } finally {
       closeSync(fd);
@@ -112,13 +112,13 @@ describe.runIf(addon !== null && process.platform === 'linux')('native writeback
 
   it('return an errno value, not throw, for a bad descriptor', () => {
     expect(k.startWriteback(1 << 30, 0, 1)).toBeGreaterThan(0);
-    expect(k.dropWritten(1 << 30, 0, 1)).toBeGreaterThan(0);
+    expect(k.dropCached(1 << 30, 0, 1)).toBeGreaterThan(0);
     expect(k.preallocate(1 << 30, 0, 1)).toBeGreaterThan(0);
   });
 
   it('throw a RangeError for arguments that are not non-negative integers', () => {
     expect(() => k.startWriteback(-1, 0, 1)).toThrow(RangeError);
-    expect(() => k.dropWritten(0, -1, 1)).toThrow(RangeError);
+    expect(() => k.dropCached(0, -1, 1)).toThrow(RangeError);
     expect(() => (k.preallocate as (...a: unknown[]) => number)(0, 0)).toThrow(RangeError);
   });
 });

@@ -187,7 +187,8 @@ async function runJob(
       }));
       const writer = await createSafetensorsFile(files[i], specs, { metadata, overwrite: options.overwrite });
       writers.push(writer);
-      if (process.env.MF_NOPREALLOC !== '1') preallocate(writer.tempPath, writer.dataOffset, writer.dataBytes);
+      // The data's blocks reserved up front, so the workers' writes need no allocation (best effort).
+      preallocate(writer.tempPath, writer.dataOffset, writer.dataBytes);
       for (const e of writer.entries)
         slots.set(e.name, { path: writer.tempPath, offset: writer.dataOffset + e.begin });
     }
