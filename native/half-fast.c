@@ -106,11 +106,18 @@ static size_t checked_block(const mf_input *in, size_t k, size_t b, size_t m, in
   return out_dtype == MF_BF16 ? finish_bf16(s, err, out, kd, m) : finish_f16(s, err, out, kd, m);
 }
 
-/* Exponent bounds of one input's block from the smallest nonzero and the largest biased exponent fields
-   (emin 0xffff: all zero; see widen): every nonzero value is a multiple of 2^*low and below 2^*high in
+/* Exponent bounds of one input's block: every nonzero value is a multiple of 2^*low and below 2^*high in
    magnitude. Returns 0 when the block holds an infinity or a NaN. */
-static int exponent_bounds(uint32_t emin, uint32_t emax, int bf16, int *low, int *high) {
-  uint32_t top = bf16 ? 0xff : 0x1f;
+HALF_CLONES static int block_range(const uint16_t *restrict x, int bf16, size_t n, int *low, int *high) {
+  uint32_t shift = bf16 ? 7 : 10, top = bf16 ? 0xff : 0x1f;
+  uint32_t emin = 0xffff, emax = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t h = x[i] & 0x7fff;
+    uint32_t e = h >> shift;
+    uint32_t lowest = h == 0 ? 0xffff : (e | (e == 0)); /* subnormals share the smallest normal's unit */
+    emin = lowest < emin ? lowest : emin;
+    emax = e > emax ? e : emax;
+  }
   if (emax >= top) return 0;
   int bias = bf16 ? 127 : 15, frac = bf16 ? 7 : 10;
   *low = emin == 0xffff ? 100000 : (int)emin - bias - frac;
@@ -118,53 +125,30 @@ static int exponent_bounds(uint32_t emin, uint32_t emax, int bf16, int *low, int
   return 1;
 }
 
-/* The smallest nonzero and the largest biased exponent field of the values seen, widened by h (subnormals
-   count as the smallest normal, whose unit they share; zero counts as no exponent). */
-static inline void widen(uint16_t h, uint32_t shift, uint32_t *lo, uint32_t *hi) {
-  uint32_t m = h & 0x7fff;
-  uint32_t e = m >> shift;
-  uint32_t lowest = m == 0 ? 0xffff : (e | (e == 0));
-  *lo = lowest < *lo ? lowest : *lo;
-  *hi = e > *hi ? e : *hi;
-}
-
-/* s = x (first) or s += x, with the exponent fields' range of x gathered in the same pass (one read of the
-   input instead of two); the sums count only if exponent_bounds certifies them exact (else the caller redoes
-   the block with TwoSum). */
-HALF_CLONES static void add_half(double *restrict s, const uint16_t *restrict x, int bf16, int first, size_t n,
-                                 uint32_t *emin, uint32_t *emax) {
-  uint32_t shift = bf16 ? 7 : 10;
-  uint32_t lo = 0xffff, hi = 0;
+/* s = x (first) or s += x: exact here, by the certificate. */
+HALF_CLONES static void add_half(double *restrict s, const uint16_t *restrict x, int bf16, int first, size_t n) {
   if (first) {
-    for (size_t i = 0; i < n; i++) {
-      widen(x[i], shift, &lo, &hi);
-      s[i] = half_value(x[i], bf16);
-    }
-  } else {
-    for (size_t i = 0; i < n; i++) {
-      widen(x[i], shift, &lo, &hi);
-      s[i] = s[i] + half_value(x[i], bf16);
-    }
+    for (size_t i = 0; i < n; i++) s[i] = half_value(x[i], bf16);
+    return;
   }
-  *emin = lo;
-  *emax = hi;
+  for (size_t i = 0; i < n; i++) s[i] = s[i] + half_value(x[i], bf16);
 }
 
 size_t mf_half_fast_block(const mf_input *in, size_t k, size_t b, size_t m, int out_dtype, uint16_t *out,
                           double *s, double *err) {
   int low = 100000, high = -100000, certified = 1;
   for (size_t j = 0; j < k && certified; j++) {
-    int bf16 = in[j].dtype == MF_BF16;
-    uint32_t emin, emax;
-    add_half(s, (const uint16_t *)in[j].data + b, bf16, j == 0, m, &emin, &emax);
-    int lo = 0, hi = 0;
-    certified = exponent_bounds(emin, emax, bf16, &lo, &hi);
+    int lo, hi;
+    certified = block_range((const uint16_t *)in[j].data + b, in[j].dtype == MF_BF16, m, &lo, &hi);
     low = lo < low ? lo : low;
     high = hi > high ? hi : high;
   }
   int log2k = 0;
   while (((size_t)1 << log2k) < k) log2k++;
   if (!certified || high - low + log2k > 53) return checked_block(in, k, b, m, out_dtype, out, s, err);
+  for (size_t j = 0; j < k; j++) {
+    add_half(s, (const uint16_t *)in[j].data + b, in[j].dtype == MF_BF16, j == 0, m);
+  }
   memset(err, 0, sizeof(double) * m);
   double kd = (double)k;
   return out_dtype == MF_BF16 ? finish_bf16(s, err, out, kd, m) : finish_f16(s, err, out, kd, m);
