@@ -8,8 +8,8 @@
  * against 0.3 s into pages just freed). Starting writeback as soon as a range is written overlaps the disk
  * with the computation, and dropping ranges once written back hands their pages to the next writes, so the
  * output cycles through a few hot megabytes. Reserving the blocks up front spares the writes the
- * block-by-block allocation of a sparse file. None of them waits for the disk or reports its errors: the
- * final fsync of the atomic commit still does both.
+ * block-by-block allocation of a sparse file. None of them waits for the writes to complete or reports
+ * their errors: the final fsync of the atomic commit still does both.
  *
  * Each returns 0 or an errno value, never throws: the TypeScript side (src/jobs/write-behind.ts) stops
  * calling where the system or the file does not support them.

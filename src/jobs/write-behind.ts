@@ -4,8 +4,8 @@
  * flight its oldest range's pages, written back by then, are dropped from the page cache
  * (native/writeback.c says why: the final fsync then has almost nothing left, and the output cycles through
  * pages just freed instead of gigabytes of pages the kernel must find first). Nothing here waits for the
- * disk or reports its errors: the file's bytes are the same either way, and the final fsync of the atomic
- * commit still writes back whatever is left and reports any write error.
+ * writes to complete or reports their errors: the file's bytes are the same either way, and the final
+ * fsync of the atomic commit still writes back whatever is left and reports any write error.
  *
  * Without the addon (`MEAN_FUSION_KERNEL=wasm`), or where the system lacks the calls, ranges are written
  * with plain positioned writes and the final fsync does all the writing back, as before.
