@@ -13,6 +13,7 @@
  *     non-finite (float64) count
  *   meanExact, accumulateExact, finishExact: the exact mode (binding-exact.c)
  *   meanHalf, meanFilesHalf: the half-precision kernels (binding-half.c)
+ *   startWriteback, dropWritten, preallocate: the output's page cache and blocks (writeback.c)
  */
 #include <stdlib.h>
 
@@ -26,6 +27,8 @@ napi_status mf_define_stream(napi_env env, napi_value exports);
 napi_status mf_define_exact(napi_env env, napi_value exports);
 /* Registers the half-precision entry points (binding-half.c). */
 napi_status mf_define_half(napi_env env, napi_value exports);
+/* Registers the writeback and preallocation calls (writeback.c). */
+napi_status mf_define_writeback(napi_env env, napi_value exports);
 
 static napi_value MeanF64(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -111,5 +114,6 @@ NAPI_MODULE_INIT() {
   if (mf_define_stream(env, exports) != napi_ok) return NULL;
   if (mf_define_exact(env, exports) != napi_ok) return NULL;
   if (mf_define_half(env, exports) != napi_ok) return NULL;
+  if (mf_define_writeback(env, exports) != napi_ok) return NULL;
   return exports;
 }

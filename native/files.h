@@ -22,10 +22,10 @@ int mf_mean_files(const mf_file *files, size_t k, void *out, int out_f32, size_t
                   size_t cap, size_t *nflag, int exact);
 
 /**
- * The plain mean of half-precision (MF_F16/MF_BF16, half.h) or mixed inputs from their mapped pages into
- * out of out_dtype (MF_F64, MF_F32, MF_F16, MF_BF16), as mf_mean_half. Returns 0 on success, -1 as
- * mf_mean_files, 1 when the chunk needs the reference's slow paths (the caller reads it another way),
- * -2 out of memory.
+ * The plain mean of half-precision (MF_F16/MF_BF16, half.h) or mixed inputs, read from the files in
+ * cache-sized steps (pread), into out of out_dtype (MF_F64, MF_F32, MF_F16, MF_BF16), as mf_mean_half.
+ * Returns 0 on success, -1 when a file ends before the chunk does, 1 when the chunk needs the reference's
+ * slow paths (the caller reads it another way), -2 out of memory.
  */
 int mf_mean_files_half(const mf_file *files, size_t k, void *out, int out_dtype, size_t count);
 

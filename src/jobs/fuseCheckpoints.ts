@@ -28,6 +28,7 @@ import { matchCheckpoints, type OutputSlot, planCheckpointTasks } from './checkp
 import { DEFAULT_MEMORY_LIMIT, MAX_CHUNK_BYTES } from './fuseFiles.js';
 import { jobObservable } from './job-observable.js';
 import { runPlan } from './run-plan.js';
+import { preallocate } from './write-behind.js';
 
 /** Options of {@link fuseCheckpoints}: those of `meanFusion` (without `out`) plus the job's own. */
 export interface FuseCheckpointsOptions extends Omit<MeanFusionOptions, 'out'> {
@@ -186,6 +187,8 @@ async function runJob(
       }));
       const writer = await createSafetensorsFile(files[i], specs, { metadata, overwrite: options.overwrite });
       writers.push(writer);
+      // The data's blocks reserved up front, so the workers' writes need no allocation (best effort).
+      preallocate(writer.tempPath, writer.dataOffset, writer.dataBytes);
       for (const e of writer.entries)
         slots.set(e.name, { path: writer.tempPath, offset: writer.dataOffset + e.begin });
     }

@@ -1,28 +1,29 @@
 /**
  * The mean ranges of plan tasks (checkpoint averaging) as a worker runs them. Ranges with float16/bfloat16
- * inputs or output go to the native half kernel on the input files' mapped pages (native/half.c through
- * files.c: decoded, averaged and rounded in C without a copy through a read buffer); everything else, and
+ * inputs or output go to the native half kernel, which reads the input files in cache-sized steps itself
+ * (native/half.c through files.c: read, decoded, averaged and rounded in C); everything else, and
  * every range that kernel declines, goes to `fuseRange` (the float kernels' mapped path, else positioned
  * reads and the reference kernels), with the same bits either way.
  *
- * A leaf for the workers: imports only the range helpers, the kernel loaders and the dtype table.
+ * A leaf for the workers: imports only the range helpers, the kernel loaders, the write-behind writer and the
+ * dtype table.
  */
-import { writeExactly } from '../io/npy/range.js';
 import { halfKernelCode, nativeHalfKernel } from '../kernels/native-half.js';
 import { DTYPE_CTORS, type FloatDataArray } from '../tensor/dtype.js';
 import type { FuseFilesTask } from './protocol.js';
 import { type FileCache, fuseRange } from './range.js';
+import { writeOutput } from './write-behind.js';
 
 /** This thread's output buffer of the half path, grown on demand and reused. */
 let scratch = new ArrayBuffer(0);
 
 /**
- * The plain mean of the range from the mapped input files by the native half kernel into `out`; false
+ * The plain mean of the range, read from the input files by the native half kernel, into `out`; false
  * (with `out` to be overwritten) when it cannot serve: no addon, weights or NaN omission, a byte swap, a
  * dtype it does not read, too many open files, or a chunk that needs the reference's slow paths (and the
  * exact mode, which the reference serves).
  */
-function mappedHalf(task: FuseFilesTask, files: FileCache, out: FloatDataArray): boolean {
+function nativeHalf(task: FuseFilesTask, files: FileCache, out: FloatDataArray): boolean {
   const k = nativeHalfKernel();
   const { weights, nanOmit, half, exact } = task.params;
   if (k === null || weights !== null || nanOmit || exact === true || half === undefined) return false;
@@ -54,10 +55,10 @@ export function fusePlanRange(task: FuseFilesTask, files: FileCache): number {
   const bytes = n * OutCtor.BYTES_PER_ELEMENT;
   if (scratch.byteLength < bytes) scratch = new ArrayBuffer(bytes);
   const out = new OutCtor(scratch, 0, n) as FloatDataArray;
-  if (!mappedHalf(task, files, out)) return fuseRange(task, files);
+  if (!nativeHalf(task, files, out)) return fuseRange(task, files);
   const result = new Uint8Array(scratch, 0, bytes);
   files.with(task.out.path, 'r+', (fd) =>
-    writeExactly(fd, result, task.out.offset + task.start * OutCtor.BYTES_PER_ELEMENT),
+    writeOutput(fd, task.out.path, result, task.out.offset + task.start * OutCtor.BYTES_PER_ELEMENT),
   );
   return task.inputs.reduce((s, x) => s + n * DTYPE_CTORS[x.dtype].BYTES_PER_ELEMENT, 0);
 }

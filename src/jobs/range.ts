@@ -6,11 +6,12 @@
  * A leaf for the workers: imports only the kernel, the positioned I/O helpers and the dtype table.
  */
 import { closeSync, openSync } from 'node:fs';
-import { readExactly, swapBytes, writeExactly } from '../io/npy/range.js';
+import { readExactly, swapBytes } from '../io/npy/range.js';
 import { meanRange } from '../kernels/mean-range.js';
 import { NATIVE_DTYPE_CODES, type NativeFileExports, nativeKernel } from '../kernels/native.js';
 import { type AnyTypedArray, DTYPE_CTORS, type FloatDataArray } from '../tensor/dtype.js';
 import type { CopyRangeTask, FuseFilesTask, RangeResult } from './protocol.js';
+import { writeOutput } from './write-behind.js';
 
 /**
  * Input bytes (all k inputs together) read per step within a range: small enough that the step's inputs
@@ -149,7 +150,7 @@ export function fuseRange(task: FuseFilesTask, files = new FileCache()): number 
   }
   const result = new Uint8Array(buffer, 0, n * OutCtor.BYTES_PER_ELEMENT);
   files.with(task.out.path, 'r+', (fd) =>
-    writeExactly(fd, result, task.out.offset + task.start * OutCtor.BYTES_PER_ELEMENT),
+    writeOutput(fd, task.out.path, result, task.out.offset + task.start * OutCtor.BYTES_PER_ELEMENT),
   );
   return read;
 }
@@ -181,7 +182,7 @@ export function copyRange(task: CopyRangeTask, files = new FileCache()): RangeRe
         if (a[i] !== b[i]) return { bytesRead: read, differs: { input: j, byte: at + i } };
       }
     }
-    files.with(task.out.path, 'r+', (fd) => writeExactly(fd, a, task.out.offset + at));
+    files.with(task.out.path, 'r+', (fd) => writeOutput(fd, task.out.path, a, task.out.offset + at));
   }
   return { bytesRead: read };
 }
