@@ -13,6 +13,7 @@
 #include "block-add.h"
 #include "dispatch.h"
 #include "kernel.h"
+#include "load.h"
 
 __attribute__((unused)) CLONES static size_t finish_f64(const double *restrict acc, double *restrict out,
                                                         double kd, size_t n) {
@@ -23,20 +24,6 @@ __attribute__((unused)) CLONES static size_t finish_f64(const double *restrict a
     bad += (q - q) != (q - q); /* NaN exactly when q is infinite or NaN */
   }
   return bad;
-}
-
-/* Element i of input x as float64. */
-static inline double load(const mf_input *x, size_t i) {
-  switch (x->dtype) {
-    case MF_F64: return ((const double *)x->data)[i];
-    case MF_F32: return ((const float *)x->data)[i];
-    case MF_I8: return ((const int8_t *)x->data)[i];
-    case MF_U8: return ((const uint8_t *)x->data)[i];
-    case MF_I16: return ((const int16_t *)x->data)[i];
-    case MF_U16: return ((const uint16_t *)x->data)[i];
-    case MF_I32: return ((const int32_t *)x->data)[i];
-    default: return ((const uint32_t *)x->data)[i];
-  }
 }
 
 /*

@@ -16,6 +16,7 @@
  */
 #include "half.h"
 #include "half-bits.h"
+#include "load.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -58,25 +59,11 @@ size_t mf_round_half(const float *r, uint16_t *out, int bf16, size_t n, int32_t 
 
 static const size_t ITEM[] = {8, 4, 1, 1, 2, 2, 4, 4, 2, 2};
 
-/* Element i of an input the float kernel reads, as a double (exact). */
-static double value_at(const mf_input *x, size_t i) {
-  switch (x->dtype) {
-    case MF_F64: return ((const double *)x->data)[i];
-    case MF_F32: return ((const float *)x->data)[i];
-    case MF_I8: return ((const int8_t *)x->data)[i];
-    case MF_U8: return ((const uint8_t *)x->data)[i];
-    case MF_I16: return ((const int16_t *)x->data)[i];
-    case MF_U16: return ((const uint16_t *)x->data)[i];
-    case MF_I32: return ((const int32_t *)x->data)[i];
-    default: return ((const uint32_t *)x->data)[i];
-  }
-}
-
 /* The sign of mean(x_j[i]) − mid for the plain mean, or 2 when float64 cannot tell it exactly. */
 static int tie_side(const mf_input *in, size_t k, size_t i, float mid) {
-  double t = value_at(&in[0], i);
+  double t = load(&in[0], i);
   for (size_t j = 1; j < k; j++) {
-    double x = value_at(&in[j], i);
+    double x = load(&in[j], i);
     double u = t + x;
     double z = u - t;
     if (t - (u - z) + (x - z) != 0) return 2;

@@ -88,6 +88,8 @@ describe('FusionPool: results', () => {
     expect(() => new FusionPool({ plainInputs: 'share' as never })).toThrow(/`plainInputs`/);
     expect(() => new FusionPool({ filename: 3 as never })).toThrow(/`filename`/);
     expect(() => new FusionPool(null as never)).toThrow(/`options`/);
+    // With several bad options, the first documented one is named.
+    expect(() => new FusionPool({ threads: 0, chunkBytes: 0, idleTimeout: -1 })).toThrow(/`threads`/);
   });
 
   const cases: Array<[string, DType[], number[], { chunkRows?: number }]> = [

@@ -151,6 +151,8 @@ export function resolvePoolOptions(options: FusionPoolOptions): ResolvedPoolOpti
       `Expected \`threads\` to be an integer from 1 to ${max} (4 × os.availableParallelism(), at least 16: each thread costs ~10 MB), got ${describe(threads)}`,
     );
   }
+  // threads first: the checks run in the order the options are documented (as before the split).
+  const checkedThreads = integerOption(threads, 'threads', 1);
   const chunkBytes = integerOption(
     options.chunkBytes ?? (nativeKernel() !== null ? NATIVE_CHUNK_BYTES : DEFAULT_CHUNK_BYTES),
     'chunkBytes',
@@ -176,7 +178,7 @@ export function resolvePoolOptions(options: FusionPoolOptions): ResolvedPoolOpti
     );
   }
   return {
-    threads: integerOption(threads, 'threads', 1),
+    threads: checkedThreads,
     chunkBytes,
     claimBytes: options.chunkBytes ?? CLAIM_BYTES,
     idleTimeout,

@@ -218,7 +218,6 @@ export class RunningAccumulator {
       );
     }
     // Every branch below writes every element.
-    // Every branch below writes every element.
     const out = unfilledTensor(this.dtype, this.shape);
     const o = out.data;
     const n = this.#n;
