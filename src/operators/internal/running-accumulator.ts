@@ -22,6 +22,16 @@ import { RunningState } from './running-state.js';
 import { type ResolvedStreamOptions, streamDType } from './stream-options.js';
 
 /**
+ * A plain stream's float32 result of one element from its compensated state (s, c) after k pushes: the
+ * float32 nearest (s + c) / k (the WebAssembly kernel's fin_f32 and exact finisher), or the non-finite
+ * quotient as it is.
+ */
+function finishF32(s: number, c: number, k: number): number {
+  const m = (c === 0 ? s : s + c) / k;
+  return m - m === 0 ? roundQuotientToFloat32(m, s, c, k, 0) : m;
+}
+
+/**
  * The exact running mean: O(one tensor) state, O(1) work per element per push, and after n pushes
  * {@link RunningAccumulator.result} is bitwise `meanFusion` of the n tensors (with their weights as
  * `weights`, when weighted).
@@ -108,10 +118,7 @@ export class RunningAccumulator {
     const k = this.#k;
     this.#spillInput = x;
     this.#spillFirst = first;
-    const exact = (i: number) => {
-      const m = (c[i] === 0 ? s[i] : s[i] + c[i]) / k;
-      return m - m === 0 ? roundQuotientToFloat32(m, s[i], c[i], k, 0) : m;
-    };
+    const exact = (i: number) => finishF32(s[i], c[i], k);
     const o64 = o as Float64Array | Float32Array;
     accumulateFinishNative(native, x, s, this.#f32 ? c : null, o64, k, first, this.#onSpill, exact);
     const scaled = st.scaled;
@@ -231,18 +238,10 @@ export class RunningAccumulator {
       const native = this.#native ?? null;
       if (native !== null) {
         if (f32) {
-          finishNativeF32(native, s, c, o as Float32Array, k, (i) => {
-            const m = (c[i] === 0 ? s[i] : s[i] + c[i]) / k;
-            return m - m === 0 ? roundQuotientToFloat32(m, s[i], c[i], k, 0) : m;
-          });
+          finishNativeF32(native, s, c, o as Float32Array, k, (i) => finishF32(s[i], c[i], k));
         } else finishNativeF64(native, s, o as Float64Array, k);
       } else if (f32) {
-        for (let i = 0; i < n; i++) {
-          const si = s[i];
-          const ci = c[i];
-          const m = (ci === 0 ? si : si + ci) / k;
-          o[i] = m - m === 0 ? roundQuotientToFloat32(m, si, ci, k, 0) : m;
-        }
+        for (let i = 0; i < n; i++) o[i] = finishF32(s[i], c[i], k);
       } else {
         for (let i = 0; i < n; i++) o[i] = s[i] / k;
       }
