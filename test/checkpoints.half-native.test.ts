@@ -20,6 +20,7 @@ import {
   toHalfBits,
   writeSafetensors,
 } from '../src/index.js';
+import { lcg } from './reference/random.js';
 
 let dir: string;
 let pool: FusionPool;
@@ -33,11 +34,8 @@ afterAll(async () => {
 });
 
 function rand(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
+  const next = lcg(seed);
+  return () => next() / 2 ** 32 - 0.5;
 }
 
 type Half = 'float16' | 'bfloat16';

@@ -19,6 +19,7 @@ import {
   toHalfBits,
   writeSafetensors,
 } from '../src/index.js';
+import { lcg } from './reference/random.js';
 
 let dir: string;
 let pool: FusionPool;
@@ -32,11 +33,8 @@ afterAll(async () => {
 });
 
 function rand(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
+  const next = lcg(seed);
+  return () => next() / 2 ** 32 - 0.5;
 }
 
 /** A small model: float32, bfloat16 and float16 weights of several sizes, plus integer and bool buffers. */

@@ -10,15 +10,16 @@ import { FusionPool } from '../src/pool/FusionPool.js';
 import { allocate, disposeTensor, isInHeap } from '../src/tensor/alloc.js';
 import type { TypedArray } from '../src/tensor/dtype.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
+import { lcg } from './reference/random.js';
 import { expectSameBits, plainCopy } from './reference/same-bits.js';
 
 const SHAPE = [64, 300];
 
 /** Deterministic values on a 2^-24 grid and wide-range values. */
 function fill(x: TypedArray, seed: number): void {
-  let s = seed >>> 0;
+  const next = lcg(seed);
   for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const s = next();
     x[i] = s & 1 ? (s / 2 ** 32 - 0.5) * 2 ** ((s >>> 20) % 40) : ((s >>> 6) - 2 ** 25) * 2 ** -24;
   }
 }

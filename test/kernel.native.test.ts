@@ -12,6 +12,7 @@ import { runningMean } from '../src/operators/runningMean.js';
 import { DTYPE_CTORS, type DType, type FloatArray, type TypedArray } from '../src/tensor/dtype.js';
 import { tensor } from '../src/tensor/tensor.js';
 import { exactMeanRounded } from './reference/exact-mean.js';
+import { lcg } from './reference/random.js';
 import { fillSprinkled } from './reference/same-bits.js';
 
 const PLAIN: MeanKernelParams = { weights: null, nanOmit: false };
@@ -170,11 +171,8 @@ describe('native kernel: bitwise equal to the WebAssembly and scalar kernels', (
     // Exact ties and zeros, exact sums of narrow-range values, and wide-range data with specials (blocks
     // that are not exact: the scan's speculative results are overwritten), for k = 8 and 16 (a last run of
     // eight that sets, or adds to, the sums); the whole range in one call and in pieces on both sides of it.
-    let s = 12345;
-    const rand = () => {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      return s / 4294967296;
-    };
+    const next = lcg(12345);
+    const rand = () => next() / 4294967296;
     const fills: Record<string, (x: Float32Array, j: number) => void> = {
       ties: (x) => {
         for (let i = 0; i < x.length; i++)

@@ -11,6 +11,7 @@ import type { NumberDType as DType } from '../src/tensor/dtype.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 // @ts-expect-error: plain-JS fixture worker without type declarations
 import { EXIT_SENTINEL, THROW_SENTINEL } from './fixtures/workers/faulty-fuse.js';
+import { lcg } from './reference/random.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const FAULTY = fileURLToPath(new URL('./fixtures/workers/faulty-fuse.js', import.meta.url));
@@ -19,9 +20,9 @@ const SPIN = fileURLToPath(new URL('./fixtures/workers/spin.js', import.meta.url
 /** Deterministic pseudo-random tensor (LCG), optionally backed by a SharedArrayBuffer. */
 function filled(dtype: DType, shape: number[], seed: number, shared = true): Tensor {
   const t = allocate(dtype, shape, { shared });
-  let s = seed >>> 0;
+  const next = lcg(seed);
   for (let i = 0; i < t.data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const s = next();
     t.data[i] = dtype.startsWith('float') ? (s / 2 ** 32) * 200 - 100 : s % 100;
   }
   return t;

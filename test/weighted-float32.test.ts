@@ -8,14 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { meanFusion } from '../src/fusion/mean-fusion.js';
 import { tensor } from '../src/tensor/tensor.js';
 import { exactMean, exactMeanRounded, toScaled } from './reference/exact-mean.js';
+import { lcg } from './reference/random.js';
 
 /** Deterministic float32 data in [0, 100). */
 function data(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return new Float32Array(n).map(() => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return Math.fround((s / 2 ** 32) * 100);
-  });
+  const next = lcg(seed);
+  return new Float32Array(n).map(() => Math.fround((next() / 2 ** 32) * 100));
 }
 
 const f32 = new Float32Array(1);

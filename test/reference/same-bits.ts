@@ -3,14 +3,12 @@
 import { expect } from 'vitest';
 import type { TypedArray } from '../../src/tensor/dtype.js';
 import { type Tensor, tensor } from '../../src/tensor/tensor.js';
+import { lcg } from './random.js';
 
 /** Fills `x` with deterministic values (from `seed`) with NaN, ±inf, −0 and huge magnitudes sprinkled in. */
 export function fillSprinkled(x: TypedArray, seed: number): void {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
+  const next = lcg(seed);
+  const rand = () => next() / 4294967296;
   const specials = [
     Number.NaN,
     Number.POSITIVE_INFINITY,
