@@ -11,7 +11,7 @@
 import { halfKernelCode, nativeHalfKernel } from '../kernels/native-half.js';
 import { DTYPE_CTORS, type FloatDataArray } from '../tensor/dtype.js';
 import type { FuseFilesTask } from './protocol.js';
-import { type FileCache, fuseRange } from './range.js';
+import { type FileCache, fileArgs, fuseRange } from './range.js';
 import { writeOutput } from './write-behind.js';
 
 /** This thread's output buffer of the half path, grown on demand and reused. */
@@ -29,19 +29,9 @@ function nativeHalf(task: FuseFilesTask, files: FileCache, out: FloatDataArray):
   if (k === null || weights !== null || nanOmit || exact === true || half === undefined) return false;
   const outCode = halfKernelCode(task.out.dtype);
   if (outCode === undefined) return false;
-  const fds: number[] = [];
-  const offsets: number[] = [];
-  const codes: number[] = [];
-  for (const x of task.inputs) {
-    const code = halfKernelCode(x.dtype);
-    if (x.swap || code === undefined) return false;
-    const fd = files.keep(x.path);
-    if (fd < 0) return false;
-    fds.push(fd);
-    offsets.push(x.offset + task.start * DTYPE_CTORS[x.dtype].BYTES_PER_ELEMENT);
-    codes.push(code);
-  }
-  return k.meanFilesHalf(fds, offsets, codes, out, outCode, out.length) === 0;
+  const args = fileArgs(task, files, halfKernelCode);
+  if (args === null) return false;
+  return k.meanFilesHalf(args.fds, args.offsets, args.codes, out, outCode, out.length) === 0;
 }
 
 /**

@@ -81,6 +81,31 @@ export class FileCache {
   }
 }
 
+/**
+ * The file arguments of a native file kernel for the range's inputs: each input's open descriptor (kept in
+ * `files`), the byte offset of the range's first element, and its dtype code in the kernel's table
+ * (`codeOf`); null when an input needs a byte swap, has no code, or cannot be kept open.
+ */
+export function fileArgs(
+  task: FuseFilesTask,
+  files: FileCache,
+  codeOf: (dtype: FuseFilesTask['inputs'][number]['dtype']) => number | undefined,
+): { fds: number[]; offsets: number[]; codes: number[] } | null {
+  const fds: number[] = [];
+  const offsets: number[] = [];
+  const codes: number[] = [];
+  for (const x of task.inputs) {
+    const code = codeOf(x.dtype);
+    if (x.swap || code === undefined) return null;
+    const fd = files.keep(x.path);
+    if (fd < 0) return null;
+    fds.push(fd);
+    offsets.push(x.offset + task.start * DTYPE_CTORS[x.dtype].BYTES_PER_ELEMENT);
+    codes.push(code);
+  }
+  return { fds, offsets, codes };
+}
+
 /** Flag list of the mapped-file kernel. */
 const flags = new Int32Array(1 + 16384);
 
@@ -96,18 +121,9 @@ function mapped(task: FuseFilesTask, files: FileCache, out: FloatDataArray): boo
   const { weights, nanOmit, half, exact } = task.params;
   if (k === null || weights !== null || nanOmit || half !== undefined || out instanceof Uint16Array)
     return false;
-  const fds: number[] = [];
-  const offsets: number[] = [];
-  const codes: number[] = [];
-  for (const x of task.inputs) {
-    const code = NATIVE_DTYPE_CODES[x.dtype];
-    if (x.swap || code === undefined) return false;
-    const fd = files.keep(x.path);
-    if (fd < 0) return false;
-    fds.push(fd);
-    offsets.push(x.offset + task.start * DTYPE_CTORS[x.dtype].BYTES_PER_ELEMENT);
-    codes.push(code);
-  }
+  const args = fileArgs(task, files, (dtype) => NATIVE_DTYPE_CODES[dtype]);
+  if (args === null) return false;
+  const { fds, offsets, codes } = args;
   const status = k.meanFiles(fds, offsets, codes, out, out.length, flags, exact === true);
   return status === 0 && flags[0] === 0;
 }

@@ -8,7 +8,7 @@
  */
 import type { TypedArray } from '../tensor/dtype.js';
 import type { HalfDType } from '../tensor/half.js';
-import { NATIVE_DTYPE_CODES, nativeKernel } from './native.js';
+import { NATIVE_DTYPE_CODES, NATIVE_INPUTS, nativeKernel } from './native.js';
 import type { HalfKernelDTypes } from './params.js';
 
 /** The addon's half exports (native/binding.c `meanHalf`, `meanFilesHalf`). */
@@ -45,19 +45,6 @@ export function nativeHalfKernel(): NativeHalfExports | null {
   return k !== null && typeof k.meanHalf === 'function' ? (k as NativeHalfExports) : null;
 }
 
-/** Typed arrays the half kernel reads (a Uint16Array input is float16/bfloat16 when `half` says so). */
-const READS = new Set<unknown>([
-  Float64Array,
-  Float32Array,
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-  Int16Array,
-  Uint16Array,
-  Int32Array,
-  Uint32Array,
-]);
-
 /**
  * The plain mean of `[start, end)` with the native half kernel, into `out` (a Uint16Array of `half.out`
  * bits, or a Float32Array/Float64Array). Returns false, with `out` to be overwritten, when the kernel is
@@ -74,7 +61,7 @@ export function meanHalfNative(
   if (k === null) return false;
   const codes: number[] = [];
   for (let j = 0; j < inputs.length; j++) {
-    if (!READS.has(inputs[j].constructor)) return false;
+    if (!NATIVE_INPUTS.has(inputs[j].constructor)) return false;
     const h = half.inputs[j];
     codes.push(h === null ? 0 : HALF_DTYPE_CODES[h]);
   }

@@ -112,7 +112,7 @@ export function kernelInfo(): KernelInfo {
 }
 
 /** Typed arrays the addon reads (not BigInt64Array/BigUint64Array). */
-const NATIVE_INPUTS = new Set<unknown>([
+export const NATIVE_INPUTS: ReadonlySet<unknown> = new Set<unknown>([
   Float64Array,
   Float32Array,
   Int8Array,
