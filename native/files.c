@@ -98,6 +98,45 @@ static int run_kernel(const mf_input *in, size_t k, size_t count, const mapped_j
   return 0;
 }
 
+/*
+ * The page cache of large files is held in folios of up to 2 MiB (FileHugePages in /proc/meminfo), and the
+ * kernel maps a whole such folio with one page-middle-directory entry instead of 512 page-table entries,
+ * but only where the mapping's address is congruent to its file offset modulo 2 MiB and the mapping covers
+ * the folio. An address the kernel picks for a chunk mapping (1-20 MiB at an arbitrary file offset) is
+ * congruent by chance only, so each chunk paid a page-table entry per 4 KiB page on mapping and again on
+ * unmapping. The planner puts chunk bounds on 2 MiB boundaries of the files (src/jobs/folio-ranges.ts), so a
+ * congruent mapping is folio-mapped from end to end. Measured on the 2-core machine (plain C harness, 8 inputs
+ * of 256 MiB float64 in the page cache, one thread): 0.17-0.19 s for the job with the kernel's addresses and
+ * 1.75 MiB row chunks, 0.10-0.13 s with congruent mappings of 2 MiB-aligned chunks.
+ */
+#define FOLIO_SPAN ((size_t)2 << 20)
+
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
+/*
+ * mmap(NULL, len, PROT_READ, MAP_SHARED, fd, at) at an address congruent to `at` modulo FOLIO_SPAN when the
+ * mapping spans at least one (see above): reserve len + FOLIO_SPAN of address space, map the file over the
+ * congruent part of it (MAP_FIXED inside our own reservation replaces nothing else), release the rest.
+ * Falls back to the kernel's address when the reservation fails.
+ */
+static void *map_congruent(int fd, uint64_t at, size_t len) {
+  if (len < FOLIO_SPAN) return mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
+  size_t span = len + FOLIO_SPAN;
+  char *reserved = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (reserved == MAP_FAILED) return mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
+  size_t shift = (size_t)((at - (uint64_t)(uintptr_t)reserved) & (FOLIO_SPAN - 1));
+  char *p = mmap(reserved + shift, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, (off_t)at);
+  if (p == MAP_FAILED) {
+    munmap(reserved, span);
+    return MAP_FAILED;
+  }
+  if (shift > 0) munmap(reserved, shift);
+  if (span > shift + len) munmap(reserved + shift + len, span - shift - len);
+  return p;
+}
+
 /* Maps the chunk of every input, runs the job on the mapped pages (SIGBUS-guarded) and unmaps them. */
 static int with_mapped(const mf_file *files, size_t k, size_t count, const mapped_job *job) {
   long page = sysconf(_SC_PAGESIZE);
@@ -122,7 +161,7 @@ static int with_mapped(const mf_file *files, size_t k, size_t count, const mappe
     size_t delta = (size_t)(files[j].offset - at);
     len[j] = bytes + delta;
     if (len[j] == 0) len[j] = 1;
-    void *p = mmap(NULL, len[j], PROT_READ, MAP_SHARED, files[j].fd, (off_t)at);
+    void *p = map_congruent(files[j].fd, at, len[j]);
     if (p == MAP_FAILED) {
       status = -1;
       goto done;

@@ -1,15 +1,18 @@
 /**
- * Worker entry of `fuseFiles`: one chunk of rows, read straight from the input files and written straight
- * into the output file (see `src/jobs/range.ts`). Imports only that leaf and protocol types.
+ * Worker entry of `fuseFiles`: one task of one or more chunks, read straight from the input files and
+ * written straight into the output file (see `src/jobs/range.ts`). Imports only that leaf and protocol types.
  */
 import type { FuseFilesResult, FuseFilesTask } from '../src/jobs/protocol.js';
-import { FileCache, fuseRange } from '../src/jobs/range.js';
+import { FileCache, fuseTask } from '../src/jobs/range.js';
 
-/** Fuses elements `[start, end)` of the task's files into its output file; returns the input bytes read. */
+/**
+ * Fuses elements `[start, end)` of the task's files into its output file, chunk by chunk at its `splits`;
+ * returns the input bytes read.
+ */
 export default function fuseFilesChunk(task: FuseFilesTask): FuseFilesResult {
   const files = new FileCache();
   try {
-    return fuseRange(task, files);
+    return fuseTask(task, files);
   } finally {
     files.close();
   }

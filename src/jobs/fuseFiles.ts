@@ -18,6 +18,7 @@ import { assertKnownKeys } from '../option-keys.js';
 import { FusionPool } from '../pool/FusionPool.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
 import { rowCount, rowSize, shapeSize } from '../tensor/shape.js';
+import { chunkRuns } from './chunk-runs.js';
 import { checkJobArgs } from './job-args.js';
 import { jobObservable } from './job-observable.js';
 import type { ThreadLimit } from './memory-budget.js';
@@ -161,7 +162,7 @@ async function runJob(
     const bytesRead = await runFileChunks(
       ownPool ?? (pool as FusionPool),
       job,
-      ranges,
+      chunkRows === undefined ? chunkRuns(ranges, threads) : ranges,
       threads,
       signal,
       (done, read) =>

@@ -36,6 +36,8 @@ export interface ThreadBudget {
   readonly limitedBy: ThreadLimit | undefined;
   /** Bytes (inputs read plus output written) one chunk task may touch. */
   readonly chunkBytes: number;
+  /** The most bytes one chunk task may touch within `memoryLimit` (`chunkBytes` before the per-task cap). */
+  readonly chunkCap: number;
 }
 
 /**
@@ -83,6 +85,6 @@ export function threadBudget(
     }
   }
   const left = memoryLimit - PROCESS_BASE_BYTES - threads * THREAD_BYTES;
-  const chunkBytes = Math.max(MIN_CHUNK_BYTES, Math.min(maxChunkBytes, Math.floor(left / threads)));
-  return { threads, limitedBy, chunkBytes };
+  const chunkCap = Math.max(MIN_CHUNK_BYTES, Math.floor(left / threads));
+  return { threads, limitedBy, chunkBytes: Math.min(maxChunkBytes, chunkCap), chunkCap };
 }

@@ -12,6 +12,7 @@ import { maxThreads } from '../pool/FusionPool.js';
 import { planChunks, type RowRange } from '../pool/plan.js';
 import { type FloatDType, itemSize } from '../tensor/dtype.js';
 import { formatShape, rowCount, rowSize, sameShape, shapeSize } from '../tensor/shape.js';
+import { folioRanges } from './folio-ranges.js';
 import { type ThreadLimit, threadBudget } from './memory-budget.js';
 import type { FileSlice } from './protocol.js';
 
@@ -153,7 +154,8 @@ export function planJob(
   let threads = asked;
   let limitedBy: ThreadLimit | undefined =
     asked < requested && poolThreads === undefined ? 'maxThreads' : undefined;
-  let chunkBytes = Math.min(MAX_CHUNK_BYTES, Math.floor(memoryLimit / 2 / threads));
+  let chunkCap = Math.floor(memoryLimit / 2 / threads);
+  let chunkBytes = Math.min(MAX_CHUNK_BYTES, chunkCap);
   if (poolThreads === undefined) {
     const natural =
       elements === 0
@@ -164,14 +166,14 @@ export function planJob(
             ? Math.ceil(rows / Math.floor(MAX_CHUNK_BYTES / Math.max(rowBytes, 1)))
             : Math.ceil((elements * bytesPerElement) / MAX_CHUNK_BYTES);
     const budget = threadBudget(requested, natural, memoryLimit, maxThreads(), MAX_CHUNK_BYTES);
-    ({ threads, limitedBy, chunkBytes } = budget);
+    ({ threads, limitedBy, chunkBytes, chunkCap } = budget);
     if (chunkRows !== undefined && chunkRows * rowBytes > chunkBytes) {
       throw new OptionError(
         `\`chunkRows\` ${chunkRows} needs ${chunkRows * rowBytes} bytes per chunk; with ${threads} thread(s) \`memoryLimit\` (${memoryLimit} bytes) leaves ${chunkBytes} bytes per chunk`,
       );
     }
   }
-  return { threads, limitedBy, ranges: splitRanges(plan, threads, chunkBytes, chunkRows) };
+  return { threads, limitedBy, ranges: splitRanges(plan, threads, chunkBytes, chunkCap, chunkRows) };
 }
 
 /**
@@ -190,7 +192,8 @@ export function planRanges(
 ): RowRange[] {
   const width = rowSize(plan.shape);
   const bytesPerElement = plan.slices.reduce((s, x) => s + itemSize(x.dtype), itemSize(plan.dtype));
-  const perTask = Math.min(MAX_CHUNK_BYTES, Math.floor(memoryLimit / 2 / threads));
+  const chunkCap = Math.floor(memoryLimit / 2 / threads);
+  const perTask = Math.min(MAX_CHUNK_BYTES, chunkCap);
   if (perTask < bytesPerElement) {
     throw new OptionError(
       `\`memoryLimit\` ${memoryLimit} is too small: ${threads} thread(s) need at least ${2 * threads * bytesPerElement} bytes`,
@@ -202,18 +205,22 @@ export function planRanges(
       `\`chunkRows\` ${chunkRows} needs ${chunkRows * rowBytes} bytes per chunk; with ${threads} thread(s) that exceeds half of \`memoryLimit\` (${memoryLimit} bytes)`,
     );
   }
-  return splitRanges(plan, threads, perTask, chunkRows, within);
+  return splitRanges(plan, threads, perTask, chunkCap, chunkRows, within);
 }
 
 /**
  * Element ranges `[start, end)` covering `within` (default: the whole tensor), each a task of at most
- * `perTask` bytes (or `chunkRows` rows). Row-aligned ranges are split on row boundaries; a range that is
- * not, or whose single row is over the budget, is split on elements (C order makes them contiguous).
+ * `perTask` bytes (or `chunkRows` rows). Without `chunkRows`, ranges start and end on the page cache's
+ * 2 MiB folios of every input where the inputs allow it (folio-ranges.ts: up to `chunkCap` bytes when one
+ * folio per input needs more than `perTask`). Otherwise row-aligned ranges are split on row boundaries; a
+ * range that is not, or whose single row is over the budget, is split on elements (C order makes them
+ * contiguous).
  */
 function splitRanges(
   plan: FilesPlan,
   threads: number,
   perTask: number,
+  chunkCap: number,
   chunkRows: number | undefined,
   within?: RowRange,
 ): RowRange[] {
@@ -229,6 +236,9 @@ function splitRanges(
   const fromRows = (c: RowRange) => ({ start: start + c.start * width, end: start + c.end * width });
   if (chunkRows !== undefined && aligned)
     return planChunks(rows, rowBytes, { chunkRows, threads }).map(fromRows);
+  const onFolios =
+    chunkRows === undefined ? folioRanges(plan.slices, bytesPerElement, start, end, perTask, chunkCap) : null;
+  if (onFolios !== null) return onFolios;
   if (aligned && rowBytes <= perTask) {
     return planChunks(rows, rowBytes, { chunkBytes: perTask, threads }).map(fromRows);
   }

@@ -27,6 +27,11 @@ export interface FuseFilesTask {
   readonly start: number;
   /** Last element (exclusive). */
   readonly end: number;
+  /**
+   * Bounds strictly inside `(start, end)`, ascending, that split the task into chunks computed one after
+   * another (each mapped, fused and written before the next), so the task's memory is one chunk's.
+   */
+  readonly splits?: readonly number[];
   /** Validated kernel parameters. */
   readonly params: MeanKernelParams;
 }

@@ -172,6 +172,22 @@ export function fuseRange(task: FuseFilesTask, files = new FileCache()): number 
 }
 
 /**
+ * Fuses the task's elements into its output file chunk by chunk (its `splits`, see {@link FuseFilesTask}),
+ * each with {@link fuseRange}; returns the input bytes read.
+ */
+export function fuseTask(task: FuseFilesTask, files: FileCache): number {
+  const splits = task.splits;
+  if (splits === undefined || splits.length === 0) return fuseRange(task, files);
+  let read = 0;
+  let start = task.start;
+  for (const end of [...splits, task.end]) {
+    read += fuseRange({ ...task, start, end }, files);
+    start = end;
+  }
+  return read;
+}
+
+/**
  * Checks that bytes `[start, end)` are identical in every input and copies them to the output. Returns
  * the bytes read, or the first input (index ≥ 1) that differs from input 0 and the byte where it does.
  */

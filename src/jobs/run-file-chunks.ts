@@ -10,6 +10,7 @@ import type { FusionPool } from '../pool/FusionPool.js';
 import type { RowRange } from '../pool/plan.js';
 import { runChunks$ } from '../pool/run-chunks.js';
 import { workerPath } from '../pool/worker-path.js';
+import type { ChunkRun } from './chunk-runs.js';
 import type { FileSlice, FuseFilesResult, FuseFilesTask } from './protocol.js';
 
 /** What the chunks of one job share: the inputs, the output file, the kernel parameters and the shape. */
@@ -27,15 +28,16 @@ export interface FileChunksJob {
 }
 
 /**
- * Runs every range on `pool` (at most `concurrency` at a time) and resolves with the input bytes read once
- * all are written. `onChunk(elementsDone, bytesRead)` is called after each chunk. Rejects with a
- * {@link ChunkError} naming the rows of the first failed chunk (the others are stopped), or with
+ * Runs every range on `pool` (at most `concurrency` at a time; a {@link ChunkRun} is one task of several
+ * chunks) and resolves with the input bytes read once all are written. `onChunk(elementsDone, bytesRead)`
+ * is called after each task. Rejects with a {@link ChunkError} naming the rows of the first failed task
+ * (the others are stopped), or with
  * `signal.reason` once `signal` aborts (running chunks' threads are terminated by the pool).
  */
 export function runFileChunks(
   pool: FusionPool,
   job: FileChunksJob,
-  ranges: readonly RowRange[],
+  ranges: readonly (RowRange | ChunkRun)[],
   concurrency: number,
   signal: AbortSignal | undefined,
   onChunk: (elementsDone: number, bytesRead: number) => void,
@@ -43,12 +45,13 @@ export function runFileChunks(
   if (signal?.aborted) return Promise.reject(signal.reason);
   if (ranges.length === 0) return Promise.resolve(0);
   const filename = workerPath('fuse-files-entry.cjs');
-  const run = (range: RowRange, taskSignal: AbortSignal) => {
+  const run = (range: RowRange | ChunkRun, taskSignal: AbortSignal) => {
     const task: FuseFilesTask = {
       inputs: job.inputs,
       out: job.out,
       start: range.start,
       end: range.end,
+      ...('splits' in range && range.splits.length > 0 ? { splits: range.splits } : {}),
       params: job.params,
     };
     return pool.runTask<FuseFilesResult>(task, { filename, signal: taskSignal }).catch((error: unknown) => {

@@ -6,6 +6,7 @@
 import { halfDTypes } from '../../kernels/params.js';
 import type { FusionPool } from '../../pool/FusionPool.js';
 import { rowCount, rowSize } from '../../tensor/shape.js';
+import { chunkRuns } from '../chunk-runs.js';
 import { type FilesPlan, planRanges } from '../plan-files.js';
 import { runFileChunks } from '../run-file-chunks.js';
 import { decodeWeights, type ShardData, type ShardResult } from './protocol.js';
@@ -45,7 +46,8 @@ export async function runShard(
     rows: rowCount(data.shape),
     width: Math.max(rowSize(data.shape), 1),
   };
-  const bytesRead = await runFileChunks(pool, job, ranges, pool.threads, signal, (done) => onProgress(done));
+  const runs = chunkRuns(ranges, pool.threads);
+  const bytesRead = await runFileChunks(pool, job, runs, pool.threads, signal, (done) => onProgress(done));
   return { bytesRead };
 }
 
