@@ -72,7 +72,10 @@ export interface FuseFilesOptions extends Omit<MeanFusionOptions, 'out'> {
   pool?: FusionPool;
 }
 
-/** A progress event of {@link fuseFiles}, emitted after each chunk is written. */
+/**
+ * A progress event of {@link fuseFiles}, emitted after each task is written: one chunk with `chunkRows`,
+ * else a run of consecutive chunks (src/jobs/chunk-runs.ts; the last tasks of a job are single chunks).
+ */
 export interface FuseFilesProgress {
   /** Rows (along the first axis of one tensor) fully written so far. */
   readonly rowsDone: number;
@@ -208,7 +211,7 @@ async function runJob(
  * left untouched.
  *
  * The returned Observable is cold: each subscription runs the job, emits a {@link FuseFilesProgress} after
- * every chunk and completes once `output` is in place; unsubscribing aborts the job.
+ * every task (a chunk or a run of chunks) and completes once `output` is in place; unsubscribing aborts the job.
  *
  * Errors (delivered through the Observable):
  * @throws {EmptyInputError} when `inputs` is empty, or a stacked file's first axis is 0.
@@ -242,7 +245,7 @@ export function fuseFiles(
  * {@link fuseFiles} as a Promise: resolves with a summary once `output` is in place, rejects (after the
  * temporary file is removed) with the errors listed there.
  *
- * @param onProgress - Called after every chunk.
+ * @param onProgress - Called after every task (a chunk, or a run of chunks; see {@link FuseFilesProgress}).
  */
 export async function fuseFilesAsync(
   inputs: string[] | string,

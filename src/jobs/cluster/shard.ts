@@ -13,7 +13,7 @@ import { decodeWeights, type ShardData, type ShardResult } from './protocol.js';
 
 /**
  * Fuses elements `[data.start, data.end)` into `data.out` in chunks that fit `memoryLimit` with the pool's
- * threads; `onProgress(elementsDone)` after each chunk. Idempotent: the same bytes at the same offsets.
+ * threads; `onProgress(elementsDone)` after each task (a run of chunks). Idempotent: the same bytes at the same offsets.
  * Rejects with the chunk's `ChunkError` (e.g. `ENOENT` for a missing input, or for a temporary output
  * already removed by a cancelled coordinator), or `signal.reason` on abort.
  */
