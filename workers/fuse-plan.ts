@@ -5,14 +5,16 @@
 
 import { fusePlanRange } from '../src/jobs/plan-range.js';
 import type { PlanTask, PlanTaskResult } from '../src/jobs/protocol.js';
-import { copyRange, FileCache } from '../src/jobs/range.js';
+import { copyRange, FileCache, withReference } from '../src/jobs/range.js';
 
 /** Runs every range of the task in order, with one set of open files; returns each range's result. */
-export default function runPlanTask(task: PlanTask): PlanTaskResult {
+export default async function runPlanTask(task: PlanTask): Promise<PlanTaskResult> {
   const files = new FileCache();
   try {
-    return task.ranges.map((r) =>
-      r.kind === 'copy' ? copyRange(r, files) : { bytesRead: fusePlanRange(r, files) },
+    return await withReference(() =>
+      task.ranges.map((r) =>
+        r.kind === 'copy' ? copyRange(r, files) : { bytesRead: fusePlanRange(r, files) },
+      ),
     );
   } finally {
     files.close();

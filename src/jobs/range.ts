@@ -7,11 +7,36 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { readExactly, swapBytes } from '../io/npy/range.js';
-import { meanRange } from '../kernels/mean-range.js';
 import { NATIVE_DTYPE_CODES, type NativeFileExports, nativeKernel } from '../kernels/native.js';
 import { type AnyTypedArray, DTYPE_CTORS, type FloatDataArray } from '../tensor/dtype.js';
 import type { CopyRangeTask, FuseFilesTask, RangeResult } from './protocol.js';
 import { writeOutput } from './write-behind.js';
+
+/**
+ * The reference kernels (every dtype and option: src/kernels/mean-range.ts and the WebAssembly, exact and
+ * half-precision kernels behind it), loaded on the first range the mapped path declines. Most jobs never
+ * need them, and a worker thread without them starts sooner: ~25 ms for two threads starting together on
+ * the 2-core development machine (the worker's module graph drops from 26 files to 10).
+ */
+let reference: typeof import('../kernels/mean-range.js').meanRange | undefined;
+
+/** Thrown by {@link fuseRange} when a range needs the reference kernels before they are loaded. */
+class ReferenceNotLoaded extends Error {}
+
+/**
+ * Runs `work`, which fuses ranges with {@link fuseRange}; when a range needed the reference kernels first,
+ * loads them and runs `work` again from the start (ranges write the same bytes at the same offsets, so
+ * doing one twice changes nothing). Worker entries call this once per task.
+ */
+export async function withReference<T>(work: () => T): Promise<T> {
+  try {
+    return work();
+  } catch (error) {
+    if (!(error instanceof ReferenceNotLoaded)) throw error;
+  }
+  reference = (await import('../kernels/mean-range.js')).meanRange;
+  return work();
+}
 
 /**
  * Input bytes (all k inputs together) read per step within a range: small enough that the step's inputs
@@ -149,6 +174,9 @@ export function fuseRange(task: FuseFilesTask, files = new FileCache()): number 
     return v;
   });
   const inPlace = mapped(task, files, out);
+  // Nothing is written before this point: the range can be run again once the kernels are loaded.
+  if (!inPlace && reference === undefined) throw new ReferenceNotLoaded();
+  const meanRange = reference as NonNullable<typeof reference>;
   let read = inPlace ? n * perElement : 0;
   for (let s = 0; !inPlace && s < n; s += step) {
     const m = Math.min(step, n - s);
