@@ -73,6 +73,20 @@ describe.runIf(linux)('--memory-limit holds for the whole process', () => {
     });
   }
 
+  it('a chunk of mostly output at the cap (uint8 → float64 on 2 MiB folios), 114 MiB, -t 1: under the limit', async () => {
+    // One folio of the input (2 MiB) makes 16 MiB of output: 18 MiB a chunk, the per-thread share of 114
+    // MiB. The job's first chunk is a little shorter (the header), so a scratch buffer sized exactly would
+    // be allocated twice (found by a break-it trial: 123–129 MiB peak).
+    const bytes = new Uint8Array(8_400_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31) & 255;
+    const u8 = join(dir, 'u8.npy');
+    await writeNpy(u8, tensor(bytes, [bytes.length]));
+    const r = await cli(u8, '-o', 'out-u8.npy', '-t', '1', '--memory-limit', '114MiB', '--json', '-f');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.peak).toBeGreaterThan(30 * MiB);
+    expect(r.peak).toBeLessThanOrEqual(114 * MiB);
+  });
+
   it('a limit below the floor is refused, naming the floor', async () => {
     for (const limit of ['8MB', '64MB']) {
       const r = await cli(...inputs, '-o', 'never.npy', '--memory-limit', limit);

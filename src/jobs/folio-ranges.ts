@@ -16,13 +16,22 @@ import type { FileSlice } from './protocol.js';
 export const FOLIO_BYTES = 2 * 1024 * 1024;
 
 /**
+ * What a chunk costs beyond its inputs and output: the thread's scratch buffer rounds up to whole MiB
+ * (range.ts) and holds the read steps too. A chunk above the per-task budget keeps this much below the cap.
+ */
+export const CHUNK_OVERHEAD_BYTES = 1024 * 1024;
+
+/**
  * Element ranges covering `[start, end)` whose bytes start and end on {@link FOLIO_BYTES} boundaries of
  * every input file (the first and last ranges excepted, at the tensor's ends), each at most `perTask`
  * bytes (inputs plus output, `bytesPerElement` per element), or one folio per input when that is more
- * than `perTask` but within `capBytes` (the memory limit's share of one thread).
+ * than `perTask` but within `capBytes` (the memory limit's share of one thread) less
+ * {@link CHUNK_OVERHEAD_BYTES}.
  *
  * Null when no such split serves: inputs of different item sizes, offsets that are not on one folio phase
- * (or not on their item size), fewer than two folios per input, or one folio per input over `capBytes`.
+ * (or not on their item size), fewer than two folios per input, one folio per input over the cap, or fewer
+ * than two ranges a thread
+ * (`threads`): folio-sized chunks would then leave threads idle, and row chunks serve better.
  */
 export function folioRanges(
   slices: readonly FileSlice[],
@@ -31,6 +40,7 @@ export function folioRanges(
   end: number,
   perTask: number,
   capBytes: number,
+  threads: number,
 ): RowRange[] | null {
   if (slices.length === 0) return null;
   const item = itemSize(slices[0].dtype);
@@ -42,7 +52,7 @@ export function folioRanges(
   if (!Number.isInteger(perFolio) || end - start < 2 * perFolio) return null;
   let folios = Math.floor(perTask / (perFolio * bytesPerElement));
   if (folios === 0) {
-    if (perFolio * bytesPerElement > capBytes) return null;
+    if (perFolio * bytesPerElement > capBytes - CHUNK_OVERHEAD_BYTES) return null;
     folios = 1;
   }
   const span = folios * perFolio;
@@ -58,5 +68,5 @@ export function folioRanges(
     at = stop;
     next = stop + span;
   }
-  return ranges;
+  return ranges.length < 2 * threads ? null : ranges;
 }

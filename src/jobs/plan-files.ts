@@ -237,7 +237,9 @@ function splitRanges(
   if (chunkRows !== undefined && aligned)
     return planChunks(rows, rowBytes, { chunkRows, threads }).map(fromRows);
   const onFolios =
-    chunkRows === undefined ? folioRanges(plan.slices, bytesPerElement, start, end, perTask, chunkCap) : null;
+    chunkRows === undefined
+      ? folioRanges(plan.slices, bytesPerElement, start, end, perTask, chunkCap, threads)
+      : null;
   if (onFolios !== null) return onFolios;
   if (aligned && rowBytes <= perTask) {
     return planChunks(rows, rowBytes, { chunkBytes: perTask, threads }).map(fromRows);

@@ -61,8 +61,13 @@ const MAX_OPEN = 64;
  */
 let scratch = new ArrayBuffer(0);
 
+/** The scratch buffer's size unit (see {@link scratchOf}): under 1 MiB more a thread, within its allowance. */
+const SCRATCH_UNIT = 1024 * 1024;
+
 function scratchOf(bytes: number): ArrayBuffer {
-  if (scratch.byteLength < bytes) scratch = new ArrayBuffer(bytes);
+  // Whole MiB: chunks of nearly one size (a job's first and last are a little shorter) share one buffer
+  // instead of leaving the smaller one resident until a collection.
+  if (scratch.byteLength < bytes) scratch = new ArrayBuffer(Math.ceil(bytes / SCRATCH_UNIT) * SCRATCH_UNIT);
   return scratch;
 }
 
