@@ -117,24 +117,26 @@ static int run_kernel(const mf_input *in, size_t k, size_t count, const mapped_j
 
 /*
  * mmap(NULL, len, PROT_READ, MAP_SHARED, fd, at) at an address congruent to `at` modulo FOLIO_SPAN when the
- * mapping spans at least one (see above): reserve len + FOLIO_SPAN of address space, map the file over the
- * congruent part of it (MAP_FIXED inside our own reservation replaces nothing else), release the rest.
- * Falls back to the kernel's address when the reservation fails.
+ * mapping spans at least one (see above): find a free stretch of address space by reserving len +
+ * FOLIO_SPAN (rounded to whole pages), release it, and ask for the file at the congruent address inside it
+ * as a hint (MAP_FIXED_NOREPLACE where defined). Nothing is ever mapped over: if another thread took that
+ * address in between, the kernel places the file elsewhere (or refuses the hint) and the chunk is mapped
+ * at the kernel's address instead, merely without the folio entries.
  */
-static void *map_congruent(int fd, uint64_t at, size_t len) {
+static void *map_congruent(int fd, uint64_t at, size_t len, size_t page) {
   if (len < FOLIO_SPAN) return mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
-  size_t span = len + FOLIO_SPAN;
+  size_t span = ((len + page - 1) & ~(page - 1)) + FOLIO_SPAN;
   char *reserved = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserved == MAP_FAILED) return mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
   size_t shift = (size_t)((at - (uint64_t)(uintptr_t)reserved) & (FOLIO_SPAN - 1));
-  char *p = mmap(reserved + shift, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, (off_t)at);
-  if (p == MAP_FAILED) {
-    munmap(reserved, span);
-    return MAP_FAILED;
-  }
-  if (shift > 0) munmap(reserved, shift);
-  if (span > shift + len) munmap(reserved + shift + len, span - shift - len);
-  return p;
+  munmap(reserved, span);
+#ifdef MAP_FIXED_NOREPLACE
+  void *p = mmap(reserved + shift, len, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, (off_t)at);
+#else
+  void *p = mmap(reserved + shift, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
+#endif
+  if (p != MAP_FAILED) return p;
+  return mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
 }
 
 /* Maps the chunk of every input, runs the job on the mapped pages (SIGBUS-guarded) and unmaps them. */
@@ -161,7 +163,7 @@ static int with_mapped(const mf_file *files, size_t k, size_t count, const mappe
     size_t delta = (size_t)(files[j].offset - at);
     len[j] = bytes + delta;
     if (len[j] == 0) len[j] = 1;
-    void *p = map_congruent(files[j].fd, at, len[j]);
+    void *p = map_congruent(files[j].fd, at, len[j], (size_t)page);
     if (p == MAP_FAILED) {
       status = -1;
       goto done;

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../src/io/npy/write.js';
+import { FOLIO_BYTES } from '../src/jobs/folio-ranges.js';
 import { MIN_MEMORY_LIMIT, threadBudget } from '../src/jobs/memory-budget.js';
+import { planFiles, planJob } from '../src/jobs/plan-files.js';
 import { tensor } from '../src/tensor/tensor.js';
 
 const BIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
@@ -73,18 +75,28 @@ describe.runIf(linux)('--memory-limit holds for the whole process', () => {
     });
   }
 
-  it('a chunk of mostly output at the cap (uint8 → float64 on 2 MiB folios), 114 MiB, -t 1: under the limit', async () => {
-    // One folio of the input (2 MiB) makes 16 MiB of output: 18 MiB a chunk, the per-thread share of 114
-    // MiB. The job's first chunk is a little shorter (the header), so a scratch buffer sized exactly would
-    // be allocated twice (found by a break-it trial: 123–129 MiB peak).
+  it('chunks of mostly output near the cap (uint8 → float64), 114 and 115 MiB, -t 1: under the limit', async () => {
+    // One 2 MiB folio of the input makes 16 MiB of output: an 18 MiB chunk. At 114 MiB (an 18 MiB share for
+    // the thread) that leaves no room for the scratch buffer's rounding, and the planner takes row chunks;
+    // at 115 MiB it takes folio chunks. Their first is a little shorter (the header): a scratch buffer sized
+    // exactly would be allocated twice and both kept (found by a break-it trial: 123–129 MiB peak).
     const bytes = new Uint8Array(8_400_000);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31) & 255;
     const u8 = join(dir, 'u8.npy');
     await writeNpy(u8, tensor(bytes, [bytes.length]));
-    const r = await cli(u8, '-o', 'out-u8.npy', '-t', '1', '--memory-limit', '114MiB', '--json', '-f');
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.peak).toBeGreaterThan(30 * MiB);
-    expect(r.peak).toBeLessThanOrEqual(114 * MiB);
+    const plan = await planFiles([u8], {});
+    for (const [limit, folios] of [
+      [114, false],
+      [115, true],
+    ] as const) {
+      const { ranges } = planJob(plan, 1, undefined, limit * MiB, undefined);
+      const onFolio = ranges.slice(1).every((c) => (plan.slices[0].offset + c.start) % FOLIO_BYTES === 0);
+      expect(onFolio).toBe(folios);
+      const r = await cli(u8, '-o', 'out-u8.npy', '-t', '1', '--memory-limit', `${limit}MiB`, '--json', '-f');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.peak).toBeGreaterThan(30 * MiB);
+      expect(r.peak).toBeLessThanOrEqual(limit * MiB);
+    }
   });
 
   it('a limit below the floor is refused, naming the floor', async () => {

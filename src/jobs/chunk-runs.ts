@@ -44,3 +44,28 @@ export function chunkRuns(chunks: readonly RowRange[], threads: number): ChunkRu
   }
   return runs;
 }
+
+/**
+ * The chunks of one task, in order: `[start, splits[0])`, …, `[splits[n - 1], end)` (just `[start, end)`
+ * without splits), as the worker computes them.
+ *
+ * @throws {RangeError} when `splits` is not strictly ascending inside `(start, end)` (a malformed task:
+ *   nothing has been computed yet).
+ */
+export function chunksOf(task: {
+  readonly start: number;
+  readonly end: number;
+  readonly splits?: readonly number[];
+}): RowRange[] {
+  const bounds = [task.start, ...(task.splits ?? []), task.end];
+  const chunks: RowRange[] = [];
+  for (let i = 1; i < bounds.length; i++) {
+    if (!(bounds[i] > bounds[i - 1])) {
+      throw new RangeError(
+        `Expected the splits of task [${task.start}, ${task.end}) to ascend strictly inside it, got [${task.splits?.join(', ')}]`,
+      );
+    }
+    chunks.push({ start: bounds[i - 1], end: bounds[i] });
+  }
+  return chunks;
+}

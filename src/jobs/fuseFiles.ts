@@ -77,7 +77,11 @@ export interface FuseFilesOptions extends Omit<MeanFusionOptions, 'out'> {
  * else a run of consecutive chunks (src/jobs/chunk-runs.ts; the last tasks of a job are single chunks).
  */
 export interface FuseFilesProgress {
-  /** Rows (along the first axis of one tensor) fully written so far. */
+  /**
+   * Elements written so far, in rows (along the first axis of one tensor): `floor(elements / row size)`.
+   * Chunks need not end on rows and finish in any order, so this counts rows' worth of elements, and equals
+   * `rows` once the job is done.
+   */
   readonly rowsDone: number;
   /** Rows of the output (1 for a 0-d output). */
   readonly rows: number;

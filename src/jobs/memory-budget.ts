@@ -34,7 +34,10 @@ export interface ThreadBudget {
   readonly threads: number;
   /** Why `threads` is below the number asked for, if it is. */
   readonly limitedBy: ThreadLimit | undefined;
-  /** Bytes (inputs read plus output written) one chunk task may touch. */
+  /**
+   * Bytes (inputs read plus output written) one chunk may touch; a chunk on 2 MiB folios may take up to
+   * `chunkCap` less 1 MiB (folio-ranges.ts). A task of several chunks computes them one after another.
+   */
   readonly chunkBytes: number;
   /** The most bytes one chunk task may touch within `memoryLimit` (`chunkBytes` before the per-task cap). */
   readonly chunkCap: number;

@@ -179,7 +179,8 @@ export function planJob(
 /**
  * Element ranges `[start, end)` of one tensor, each a chunk task, covering `within` (default: the whole
  * tensor), sized from `memoryLimit` (half of it for the chunks of `threads` threads, at most
- * {@link MAX_CHUNK_BYTES} each): the ranges of a cluster shard.
+ * {@link MAX_CHUNK_BYTES} each, or one 2 MiB folio per input within that half: see `splitRanges`): the
+ * ranges of a cluster shard.
  *
  * @throws {OptionError} when `memoryLimit` cannot hold one element per thread, or `chunkRows` does not fit it.
  */

@@ -36,7 +36,8 @@ function nativeHalf(task: FuseFilesTask, files: FileCache, out: FloatDataArray):
 
 /**
  * Fuses elements `[start, end)` of a plan's mean range into its output file; returns the input bytes read.
- * Bitwise the result of `fuseRange`, which it defers to whenever the native half path does not serve.
+ * Bitwise the result of `fuseRange`, which it defers to whenever the native half path does not serve; run
+ * it inside `withReference` (range.ts), as `fuseRange`.
  */
 export function fusePlanRange(task: FuseFilesTask, files: FileCache): number {
   if (task.params.half === undefined) return fuseRange(task, files);

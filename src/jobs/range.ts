@@ -3,12 +3,14 @@
  * from its file (positioned reads), swap byte order where needed, and either run the mean kernel or check
  * that the inputs are identical, then write the range straight into the output file at its offset.
  *
- * A leaf for the workers: imports only the kernel, the positioned I/O helpers and the dtype table.
+ * A leaf for the workers: imports only the native kernel's loader, the positioned I/O helpers, the dtype
+ * table and the write-behind writer; the reference kernels are imported on first need (see withReference).
  */
 import { closeSync, openSync } from 'node:fs';
 import { readExactly, swapBytes } from '../io/npy/range.js';
 import { NATIVE_DTYPE_CODES, type NativeFileExports, nativeKernel } from '../kernels/native.js';
 import { type AnyTypedArray, DTYPE_CTORS, type FloatDataArray } from '../tensor/dtype.js';
+import { chunksOf } from './chunk-runs.js';
 import type { CopyRangeTask, FuseFilesTask, RangeResult } from './protocol.js';
 import { writeOutput } from './write-behind.js';
 
@@ -61,7 +63,11 @@ const MAX_OPEN = 64;
  */
 let scratch = new ArrayBuffer(0);
 
-/** The scratch buffer's size unit (see {@link scratchOf}): under 1 MiB more a thread, within its allowance. */
+/**
+ * The scratch buffer's size unit (see {@link scratchOf}). The rounding adds under 1 MiB a thread: folio
+ * chunks above the per-task budget leave that much (folio-ranges.ts), and others fall within the headroom
+ * of THREAD_BYTES in memory-budget.ts (16 MiB against the 12–14 MiB a thread measured).
+ */
 const SCRATCH_UNIT = 1024 * 1024;
 
 function scratchOf(bytes: number): ArrayBuffer {
@@ -161,6 +167,8 @@ function mapped(task: FuseFilesTask, files: FileCache, out: FloatDataArray): boo
 /**
  * Fuses elements `[start, end)` of the task's inputs into its output file; returns the input bytes read.
  * The range is computed in steps of {@link STEP_BYTES} of input into an output buffer written once.
+ * Call it inside {@link withReference}: a range the mapped path declines needs the reference kernels, and
+ * until they are loaded it throws (before writing anything) for `withReference` to load them and retry.
  */
 export function fuseRange(task: FuseFilesTask, files = new FileCache()): number {
   const n = task.end - task.start;
@@ -206,17 +214,14 @@ export function fuseRange(task: FuseFilesTask, files = new FileCache()): number 
 
 /**
  * Fuses the task's elements into its output file chunk by chunk (its `splits`, see {@link FuseFilesTask}),
- * each with {@link fuseRange}; returns the input bytes read.
+ * each with {@link fuseRange}; returns the input bytes read. Run it inside {@link withReference}.
+ *
+ * @throws {RangeError} for splits that do not ascend strictly inside the task (see `chunksOf`).
  */
 export function fuseTask(task: FuseFilesTask, files: FileCache): number {
-  const splits = task.splits;
-  if (splits === undefined || splits.length === 0) return fuseRange(task, files);
+  if (task.splits === undefined || task.splits.length === 0) return fuseRange(task, files);
   let read = 0;
-  let start = task.start;
-  for (const end of [...splits, task.end]) {
-    read += fuseRange({ ...task, start, end }, files);
-    start = end;
-  }
+  for (const { start, end } of chunksOf(task)) read += fuseRange({ ...task, start, end }, files);
   return read;
 }
 
