@@ -120,22 +120,27 @@ static int run_kernel(const mf_input *in, size_t k, size_t count, const mapped_j
  * mapping spans at least one (see above): find a free stretch of address space by reserving len +
  * FOLIO_SPAN (rounded to whole pages), release it, and ask for the file at the congruent address inside it
  * as a hint (MAP_FIXED_NOREPLACE where defined). Nothing is ever mapped over: if another thread took that
- * address in between, the kernel places the file elsewhere (or refuses the hint) and the chunk is mapped
- * at the kernel's address instead, merely without the folio entries.
+ * address in between, the kernel refuses it or places the file elsewhere; after a few tries the chunk is
+ * mapped at the kernel's address instead, merely without the folio entries.
  */
 static void *map_congruent(int fd, uint64_t at, size_t len, size_t page) {
   if (len < FOLIO_SPAN) return mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
   size_t span = ((len + page - 1) & ~(page - 1)) + FOLIO_SPAN;
-  char *reserved = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (reserved == MAP_FAILED) return mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
-  size_t shift = (size_t)((at - (uint64_t)(uintptr_t)reserved) & (FOLIO_SPAN - 1));
-  munmap(reserved, span);
+  /* Two threads mapping chunks at once take each other's released stretch now and then (~1 in 10 with
+     two threads): try a fresh stretch a few times before settling for the kernel's address. */
+  for (int attempt = 0; attempt < 3; attempt++) {
+    char *reserved = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (reserved == MAP_FAILED) break;
+    char *want = reserved + ((at - (uint64_t)(uintptr_t)reserved) & (FOLIO_SPAN - 1));
+    munmap(reserved, span);
 #ifdef MAP_FIXED_NOREPLACE
-  void *p = mmap(reserved + shift, len, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, (off_t)at);
+    void *p = mmap(want, len, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, (off_t)at);
 #else
-  void *p = mmap(reserved + shift, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
+    void *p = mmap(want, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
 #endif
-  if (p != MAP_FAILED) return p;
+    if (p == (void *)want) return p;
+    if (p != MAP_FAILED) munmap(p, len); /* a kernel that took the address as a hint put it elsewhere */
+  }
   return mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at);
 }
 
