@@ -7,7 +7,9 @@
  * process fusing files on one worker thread peaks at 71–89 MiB (Node.js and V8 with this package loaded
  * ~45 MiB, the main thread's garbage between collections on jobs of thousands of small chunks up to ~30 MiB,
  * one worker ~10 MiB); each further worker thread adds 12–14 MiB (its V8 isolate and heap, its WebAssembly
- * kernel instance, its chunk buffer). The model below rounds those up.
+ * kernel instance, its chunk buffer). The model below rounds those up. Since the CLI loads the cluster's
+ * modules (BullMQ, ioredis) only for `--cluster` and `worker`, a local CLI job sits ~15 MiB lower (one thread,
+ * 16–18 MiB chunks: 88–94 MiB peak); the model keeps the margin for programs that import the whole library.
  */
 import { OptionError } from '../errors.js';
 
