@@ -13,6 +13,13 @@ import { workerPath } from '../pool/worker-path.js';
 import type { ChunkRun } from './chunk-runs.js';
 import type { FileSlice, FuseFilesResult, FuseFilesTask } from './protocol.js';
 
+/**
+ * The worker entry of file-job tasks (dist/workers/fuse-files-entry.cjs). A pool made for file jobs names it
+ * as its `filename`, so its threads load this entry while they start (Piscina preloads a pool's `filename`)
+ * instead of the in-memory kernel's, whose module graph and WebAssembly instance a file job never uses.
+ */
+export const FILE_TASK_ENTRY = workerPath('fuse-files-entry.cjs');
+
 /** What the chunks of one job share: the inputs, the output file, the kernel parameters and the shape. */
 export interface FileChunksJob {
   /** The k inputs, in fusion order. */
@@ -44,7 +51,7 @@ export function runFileChunks(
 ): Promise<number> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   if (ranges.length === 0) return Promise.resolve(0);
-  const filename = workerPath('fuse-files-entry.cjs');
+  const filename = FILE_TASK_ENTRY;
   const run = (range: RowRange | ChunkRun, taskSignal: AbortSignal) => {
     const task: FuseFilesTask = {
       inputs: job.inputs,

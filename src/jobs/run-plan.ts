@@ -11,6 +11,12 @@ import { runChunks$ } from '../pool/run-chunks.js';
 import { workerPath } from '../pool/worker-path.js';
 import type { PlanTask, PlanTaskResult } from './protocol.js';
 
+/**
+ * The worker entry of plan tasks (dist/workers/fuse-plan-entry.cjs): a pool made for these jobs names it as
+ * its `filename`, so its threads load it while they start (see FILE_TASK_ENTRY in run-file-chunks.ts).
+ */
+export const PLAN_TASK_ENTRY = workerPath('fuse-plan-entry.cjs');
+
 /** A task with what the calling thread needs to report on it. */
 export interface PlannedTask {
   /** What goes to the worker. */
@@ -38,7 +44,7 @@ export function runPlan(
 ): Promise<void> {
   if (tasks.length === 0) return Promise.resolve();
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const filename = workerPath('fuse-plan-entry.cjs');
+  const filename = PLAN_TASK_ENTRY;
   const run = (planned: PlannedTask, taskSignal: AbortSignal) =>
     pool.runTask<PlanTaskResult>(planned.task, { filename, signal: taskSignal }).catch((error: unknown) => {
       if (taskSignal.aborted) throw error;

@@ -8,6 +8,7 @@ import { describe, OptionError } from '../../errors.js';
 import { FusionPool } from '../../pool/FusionPool.js';
 import { DEFAULT_MEMORY_LIMIT } from '../fuseFiles.js';
 import { integer } from '../plan-files.js';
+import { FILE_TASK_ENTRY } from '../run-file-chunks.js';
 import { checkConnection, closeWithin, openRedis, type RedisConnection } from './connection.js';
 import { injectFaults, type ShardFaults } from './faults.js';
 import {
@@ -113,7 +114,8 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
   const maxStalledCount = opt('maxStalledCount', 1, 0);
   const cancelPollInterval = opt('cancelPollInterval', 250);
   const log = options.onLog ?? (() => {});
-  const pool = options.pool ?? new FusionPool({ threads, idleTimeout: WORKER_IDLE_TIMEOUT });
+  const pool =
+    options.pool ?? new FusionPool({ threads, idleTimeout: WORKER_IDLE_TIMEOUT, filename: FILE_TASK_ENTRY });
   const client = openRedis(connection, 'mean-fusion-worker');
   /** Running shard job id → its fusion's cancel key. */
   const active = new Map<string, string>();
