@@ -4,7 +4,8 @@
  * abort sets the job's cancel key, removes its pending shards and waits briefly for running ones to stop.
  */
 import { randomUUID } from 'node:crypto';
-import { FlowProducer, Job, type JobNode, Queue, QueueEvents } from 'bullmq';
+import type { JobNode, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { closeWithin, openRedis, type RedisConnection, watchRedis } from './connection.js';
 import { ShardError } from './errors.js';
 import {
@@ -48,12 +49,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).u
 /** Runs the flow to its end; resolves with the input bytes read by the completed shards. */
 export async function runFlow(spec: FlowSpec): Promise<number> {
   const jobKey = randomUUID();
-  const client = openRedis(spec.connection, 'mean-fusion-coordinator');
+  // BullMQ is loaded here, on the first fusion, not with the package (see connection.ts).
+  const bull = await import('bullmq');
+  const client = await openRedis(spec.connection, 'mean-fusion-coordinator');
   const watch = watchRedis(client, spec.label, spec.connectionTimeout);
   const options = { connection: client, prefix: spec.prefix };
-  const queue = new Queue(spec.queue, options);
-  const parents = new Queue(parentQueueOf(spec.queue), options);
-  const flow = new FlowProducer(options);
+  const queue = new bull.Queue(spec.queue, options);
+  const parents = new bull.Queue(parentQueueOf(spec.queue), options);
+  const flow = new bull.FlowProducer(options);
   // Errors reach the caller through the commands and the watchdog; unhandled 'error' events would throw.
   queue.on('error', () => {});
   parents.on('error', () => {});
@@ -83,7 +86,7 @@ export async function runFlow(spec: FlowSpec): Promise<number> {
     // Read events from Redis's own clock (not ours) a little before now, so no shard event is missed.
     const [sec, usec] = (await guard(client.time())) as [string | number, string | number];
     const since = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - 1000;
-    events = new QueueEvents(spec.queue, { ...options, lastEventId: `${since}-0` });
+    events = new bull.QueueEvents(spec.queue, { ...options, lastEventId: `${since}-0` });
     events.on('error', () => {});
     await guard(events.waitUntilReady());
     const poll = async (resolve: () => void, reject: (e: unknown) => void): Promise<void> => {
@@ -178,6 +181,7 @@ async function findFailure(
   shardError: (index: number, reason: string) => ShardError,
 ): Promise<Error> {
   for (const [i, id] of ids.entries()) {
+    const { Job } = await import('bullmq');
     const job = await Job.fromId(queue, id).catch(() => undefined);
     if (job !== undefined && (await job.isFailed())) return shardError(i, job.failedReason);
   }
@@ -189,7 +193,7 @@ async function findFailure(
  * running one, locked by its worker, once it has stopped, for at most `cancelGrace` ms) and the parent.
  */
 async function cancelShards(
-  client: ReturnType<typeof openRedis>,
+  client: Redis,
   queue: Queue,
   parents: Queue,
   spec: FlowSpec,

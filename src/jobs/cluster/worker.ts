@@ -3,7 +3,7 @@
  * (see shard.ts) and stops a running shard once its fusion's cancel key appears in Redis.
  */
 import { availableParallelism } from 'node:os';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
 import { describe, OptionError } from '../../errors.js';
 import { FusionPool } from '../../pool/FusionPool.js';
 import { DEFAULT_MEMORY_LIMIT } from '../fuseFiles.js';
@@ -116,71 +116,79 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
   const log = options.onLog ?? (() => {});
   const pool =
     options.pool ?? new FusionPool({ threads, idleTimeout: WORKER_IDLE_TIMEOUT, filename: FILE_TASK_ENTRY });
-  const client = openRedis(connection, 'mean-fusion-worker');
-  /** Running shard job id → its fusion's cancel key. */
-  const active = new Map<string, string>();
+  // BullMQ and ioredis load here, on the first worker, not with the package (see connection.ts); the worker
+  // connects once they have, and `ready` and `close` wait for that.
+  const started = (async () => {
+    const { UnrecoverableError, Worker } = await import('bullmq');
+    const client = await openRedis(connection, 'mean-fusion-worker');
+    /** Running shard job id → its fusion's cancel key. */
+    const active = new Map<string, string>();
 
-  const processor = async (job: Job<ShardData, ShardResult>, _token?: string, signal?: AbortSignal) => {
-    const data = job.data;
-    if (data?.v !== PROTOCOL_VERSION) {
-      throw new UnrecoverableError(
-        `Shard protocol version ${describe(data?.v)} is not ${PROTOCOL_VERSION}: run one mean-fusion version on every machine`,
-      );
-    }
-    const cancelKey = cancelKeyOf(prefix, queue, data.job);
-    if ((await client.exists(cancelKey)) === 1) throw new UnrecoverableError(CANCELLED);
-    active.set(job.id as string, cancelKey);
-    try {
-      await injectFaults(options.faults, data, job.attemptsMade, signal);
-      return await runShard(pool, data, Math.floor(memoryLimit / concurrency), signal, (elementsDone) => {
-        job.updateProgress({ elementsDone }).catch(() => {});
-      });
-    } catch (error) {
-      if (signal?.aborted) throw new UnrecoverableError(CANCELLED);
-      throw error;
-    } finally {
-      active.delete(job.id as string);
-    }
-  };
+    const processor = async (job: Job<ShardData, ShardResult>, _token?: string, signal?: AbortSignal) => {
+      const data = job.data;
+      if (data?.v !== PROTOCOL_VERSION) {
+        throw new UnrecoverableError(
+          `Shard protocol version ${describe(data?.v)} is not ${PROTOCOL_VERSION}: run one mean-fusion version on every machine`,
+        );
+      }
+      const cancelKey = cancelKeyOf(prefix, queue, data.job);
+      if ((await client.exists(cancelKey)) === 1) throw new UnrecoverableError(CANCELLED);
+      active.set(job.id as string, cancelKey);
+      try {
+        await injectFaults(options.faults, data, job.attemptsMade, signal);
+        return await runShard(pool, data, Math.floor(memoryLimit / concurrency), signal, (elementsDone) => {
+          job.updateProgress({ elementsDone }).catch(() => {});
+        });
+      } catch (error) {
+        if (signal?.aborted) throw new UnrecoverableError(CANCELLED);
+        throw error;
+      } finally {
+        active.delete(job.id as string);
+      }
+    };
 
-  const worker = new Worker<ShardData, ShardResult>(queue, processor, {
-    connection: client,
-    prefix,
-    concurrency,
-    lockDuration,
-    stalledInterval,
-    maxStalledCount,
-  });
-  let lastError = '';
-  worker.on('error', (error) => {
-    // Redis outages repeat the same error every reconnection attempt: log each distinct one once.
-    if (error.message !== lastError) log(`error: ${error.message}`);
-    lastError = error.message;
-  });
-  worker.on('ready', () => {
-    lastError = '';
-  });
-  worker.on('failed', (job, error) => {
-    if (job !== undefined) log(`shard ${job.data.shard} of fusion ${job.data.job} failed: ${error.message}`);
-  });
-  worker.on('completed', (job) => {
-    const seconds = ((job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())) / 1000;
-    log(`shard ${job.data.shard} of fusion ${job.data.job} done in ${seconds.toFixed(3)} s`);
-  });
-  let polling = false;
-  const timer = setInterval(() => {
-    if (active.size === 0 || polling) return;
-    polling = true;
-    const ids = [...active.keys()];
-    client
-      .mget(ids.map((id) => active.get(id) as string))
-      .then((values) => values.forEach((v, i) => v !== null && worker.cancelJob(ids[i], CANCELLED)))
-      .catch(() => {})
-      .finally(() => {
-        polling = false;
-      });
-  }, cancelPollInterval);
-  const ready = worker.waitUntilReady().then(() => undefined);
+    const worker = new Worker<ShardData, ShardResult>(queue, processor, {
+      connection: client,
+      prefix,
+      concurrency,
+      lockDuration,
+      stalledInterval,
+      maxStalledCount,
+    });
+    let lastError = '';
+    worker.on('error', (error) => {
+      // Redis outages repeat the same error every reconnection attempt: log each distinct one once.
+      if (error.message !== lastError) log(`error: ${error.message}`);
+      lastError = error.message;
+    });
+    worker.on('ready', () => {
+      lastError = '';
+    });
+    worker.on('failed', (job, error) => {
+      if (job !== undefined)
+        log(`shard ${job.data.shard} of fusion ${job.data.job} failed: ${error.message}`);
+    });
+    worker.on('completed', (job) => {
+      const seconds = ((job.finishedOn ?? Date.now()) - (job.processedOn ?? Date.now())) / 1000;
+      log(`shard ${job.data.shard} of fusion ${job.data.job} done in ${seconds.toFixed(3)} s`);
+    });
+    let polling = false;
+    const timer = setInterval(() => {
+      if (active.size === 0 || polling) return;
+      polling = true;
+      const ids = [...active.keys()];
+      client
+        .mget(ids.map((id) => active.get(id) as string))
+        .then((values) => values.forEach((v, i) => v !== null && worker.cancelJob(ids[i], CANCELLED)))
+        .catch(() => {})
+        .finally(() => {
+          polling = false;
+        });
+    }, cancelPollInterval);
+    return { client, worker, timer };
+  })();
+  started.catch(() => {});
+  const ready = started.then(({ worker }) => worker.waitUntilReady()).then(() => undefined);
   ready.catch(() => {});
   let closing: Promise<void> | undefined;
   return {
@@ -189,10 +197,13 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
     concurrency,
     close({ force = false } = {}) {
       closing ??= (async () => {
-        clearInterval(timer);
-        await closeWithin(() => worker.close(force), force ? 2000 : 2 ** 31 - 1);
+        const running = await started.catch(() => undefined);
+        if (running !== undefined) {
+          clearInterval(running.timer);
+          await closeWithin(() => running.worker.close(force), force ? 2000 : 2 ** 31 - 1);
+        }
         if (options.pool === undefined) await pool.close();
-        client.disconnect();
+        running?.client.disconnect();
       })();
       return closing;
     },
