@@ -124,6 +124,12 @@ describe('mean-fusion --cluster (built bin)', () => {
     const c = await cli(...inputs, '-o', 'u.npy', '--cluster', 'localhost:6379');
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(/Expected a Redis URL such as redis:\/\/127\.0\.0\.1:6379/);
+    // A URL that does not parse (port above 65535): a usage error, for the worker too, not a stack trace.
+    for (const args of [[...inputs, '-o', 'u.npy'], ['worker']]) {
+      const p = await cli(...args, '--cluster', 'redis://127.0.0.1:99999');
+      expect(p.code, p.stderr).toBe(2);
+      expect(p.stderr).toMatch(/Expected a Redis URL such as redis:\/\/127\.0\.0\.1:6379/);
+    }
     const d = await cli('worker');
     expect(d.code).toBe(2);
     expect(d.stderr).toMatch(/^mean-fusion worker: required option '--cluster <url>' not specified/);

@@ -68,6 +68,13 @@ describe('argument errors', () => {
       /`backoff`/,
     );
     await expect(bad({ connection: 'redis://h', out: {} })).rejects.toThrow(/`out` is not an option/);
+    // What ioredis and BullMQ would refuse once loaded, refused up front and named.
+    await expect(bad({ connection: 'redis://127.0.0.1:99999' })).rejects.toThrow(
+      "Expected `connection` to be a valid redis:// URL, got `'redis://127.0.0.1:99999'` (string)",
+    );
+    await expect(bad({ connection: { host: '127.0.0.1', keyPrefix: 'p:' } })).rejects.toThrow(
+      'Expected `connection` without `keyPrefix` (BullMQ does not support it): set `prefix` instead',
+    );
   });
   it('startClusterWorker throws synchronously on bad options', () => {
     expect(() => startClusterWorker({} as never)).toThrow(/`connection`/);
@@ -75,6 +82,10 @@ describe('argument errors', () => {
       'Expected `concurrency` to be an integer from 1 and up, got `0` (number)',
     );
     expect(() => startClusterWorker({ connection: 'redis://h', pool: {} as never })).toThrow(/`pool`/);
+    expect(() => startClusterWorker({ connection: 'redis://127.0.0.1:99999' })).toThrow(
+      /valid redis:\/\/ URL/,
+    );
+    expect(() => startClusterWorker({ connection: { port: 6379, keyPrefix: 'p:' } })).toThrow(/`keyPrefix`/);
   });
 });
 

@@ -84,6 +84,30 @@ describe('fuseFilesCluster: Redis failures', () => {
   });
 });
 
+describe('startClusterWorker: Redis unreachable', () => {
+  it('closed at once, or after trying to connect, the worker lets its process exit within seconds', async () => {
+    // Found in review: a worker closed before it connected kept its process alive for 30 s.
+    const { execFile } = await import('node:child_process');
+    const index = new URL('../dist/src/index.js', import.meta.url).href;
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    for (const wait of [0, 300]) {
+      const script = `
+        const { startClusterWorker } = await import(${JSON.stringify(index)});
+        const w = startClusterWorker({ connection: ${JSON.stringify(url)}, threads: 1 });
+        await new Promise((r) => setTimeout(r, ${wait}));
+        await w.close();
+        await w.close({ force: true });`;
+      const started = performance.now();
+      const code = await new Promise<number | null>((resolve) => {
+        const child = execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 });
+        child.on('exit', (c) => resolve(c));
+      });
+      expect(code).toBe(0);
+      expect(performance.now() - started).toBeLessThan(10_000);
+    }
+  });
+});
+
 describe('fuseFilesCluster: cancellation', () => {
   it('signal: pending shards removed, the running one stopped, temporary output removed; the worker goes on', async () => {
     const { redis, worker, queue, inputs, out } = await setup('abort');

@@ -47,7 +47,7 @@ export function size(text: string): number {
 }
 
 export function redisUrl(text: string): string {
-  if (!/^rediss?:\/\/\S+$/.test(text)) {
+  if (!/^rediss?:\/\/\S+$/.test(text) || !URL.canParse(text)) {
     throw new InvalidArgumentError('Expected a Redis URL such as redis://127.0.0.1:6379.');
   }
   return text;

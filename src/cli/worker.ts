@@ -88,7 +88,13 @@ export async function runWorker(argv: readonly string[], version: string, io: Cl
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  await Promise.race([worker.ready, stopped]);
+  try {
+    await Promise.race([worker.ready, stopped]);
+  } catch (error) {
+    say(`error: ${error instanceof Error ? error.message : String(error)}`);
+    await worker.close({ force: true });
+    return 1;
+  }
   if (io.signal?.aborted !== true && o.quiet !== true) {
     say(
       `taking shards from ${redisLabel(o.cluster)} queue ${o.queue ?? 'mean-fusion'} ` +

@@ -27,7 +27,7 @@ import { FusionPool } from '../pool/FusionPool.js';
 import { matchCheckpoints, type OutputSlot, planCheckpointTasks } from './checkpoint-plan.js';
 import { DEFAULT_MEMORY_LIMIT, MAX_CHUNK_BYTES } from './fuseFiles.js';
 import { jobObservable } from './job-observable.js';
-import { PLAN_TASK_ENTRY, runPlan } from './run-plan.js';
+import { planTaskEntry, runPlan } from './run-plan.js';
 import { preallocate } from './write-behind.js';
 
 /** Options of {@link fuseCheckpoints}: those of `meanFusion` (without `out`) plus the job's own. */
@@ -173,13 +173,12 @@ async function runJob(
       `\`memoryLimit\` ${memoryLimit} is too small: ${threads} thread(s) need at least ${2 * threads * widest} bytes`,
     );
   }
+  // The worker entry is resolved (it throws when the compiled file is missing) before anything is written.
+  const entry = pool === undefined && tensors.length > 0 ? planTaskEntry() : undefined;
   if (!single) await mkdir(output, { recursive: true });
   const metadata = checkpoints[0].metadata;
   const writers: SafetensorsFileWriter[] = [];
-  const ownPool =
-    pool === undefined && tensors.length > 0
-      ? new FusionPool({ threads, filename: PLAN_TASK_ENTRY })
-      : undefined;
+  const ownPool = entry !== undefined ? new FusionPool({ threads, filename: entry }) : undefined;
   try {
     const slots = new Map<string, OutputSlot>();
     for (const [i, group] of shards.entries()) {

@@ -23,7 +23,7 @@ import { checkJobArgs } from './job-args.js';
 import { jobObservable } from './job-observable.js';
 import type { ThreadLimit } from './memory-budget.js';
 import { integer, planFiles, planJob } from './plan-files.js';
-import { FILE_TASK_ENTRY, runFileChunks } from './run-file-chunks.js';
+import { fileTaskEntry, runFileChunks } from './run-file-chunks.js';
 
 /** Default `memoryLimit`: 512 MiB. */
 export const DEFAULT_MEMORY_LIMIT = 512 * 1024 * 1024;
@@ -152,11 +152,10 @@ async function runJob(
   }
   const { threads, limitedBy, ranges } = planJob(plan, requested, pool?.threads, memoryLimit, chunkRows);
   signal?.throwIfAborted();
+  // The worker entry is resolved (it throws when the compiled file is missing) before anything is written.
+  const entry = pool === undefined && ranges.length > 0 ? fileTaskEntry() : undefined;
   const writer = await createNpyFile(output, plan.dtype, plan.shape, { overwrite: options.overwrite });
-  const ownPool =
-    pool === undefined && ranges.length > 0
-      ? new FusionPool({ threads, filename: FILE_TASK_ENTRY })
-      : undefined;
+  const ownPool = entry !== undefined ? new FusionPool({ threads, filename: entry }) : undefined;
   const inputBytesPerElement = plan.slices.reduce((s, x) => s + itemSize(x.dtype), 0);
   const width = Math.max(rowSize(plan.shape), 1);
   const rows = rowCount(plan.shape);

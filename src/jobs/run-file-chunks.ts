@@ -18,7 +18,7 @@ import type { FileSlice, FuseFilesResult, FuseFilesTask } from './protocol.js';
  * as its `filename`, so its threads load this entry while they start (Piscina preloads a pool's `filename`)
  * instead of the in-memory kernel's, whose module graph and WebAssembly instance a file job never uses.
  */
-export const FILE_TASK_ENTRY = workerPath('fuse-files-entry.cjs');
+export const fileTaskEntry = (): string => workerPath('fuse-files-entry.cjs');
 
 /** What the chunks of one job share: the inputs, the output file, the kernel parameters and the shape. */
 export interface FileChunksJob {
@@ -51,7 +51,7 @@ export function runFileChunks(
 ): Promise<number> {
   if (signal?.aborted) return Promise.reject(signal.reason);
   if (ranges.length === 0) return Promise.resolve(0);
-  const filename = FILE_TASK_ENTRY;
+  const filename = fileTaskEntry();
   const run = (range: RowRange | ChunkRun, taskSignal: AbortSignal) => {
     const task: FuseFilesTask = {
       inputs: job.inputs,

@@ -13,9 +13,9 @@ import type { PlanTask, PlanTaskResult } from './protocol.js';
 
 /**
  * The worker entry of plan tasks (dist/workers/fuse-plan-entry.cjs): a pool made for these jobs names it as
- * its `filename`, so its threads load it while they start (see FILE_TASK_ENTRY in run-file-chunks.ts).
+ * its `filename`, so its threads load it while they start (see fileTaskEntry in run-file-chunks.ts).
  */
-export const PLAN_TASK_ENTRY = workerPath('fuse-plan-entry.cjs');
+export const planTaskEntry = (): string => workerPath('fuse-plan-entry.cjs');
 
 /** A task with what the calling thread needs to report on it. */
 export interface PlannedTask {
@@ -44,7 +44,7 @@ export function runPlan(
 ): Promise<void> {
   if (tasks.length === 0) return Promise.resolve();
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const filename = PLAN_TASK_ENTRY;
+  const filename = planTaskEntry();
   const run = (planned: PlannedTask, taskSignal: AbortSignal) =>
     pool.runTask<PlanTaskResult>(planned.task, { filename, signal: taskSignal }).catch((error: unknown) => {
       if (taskSignal.aborted) throw error;

@@ -13,12 +13,26 @@ import { RedisUnavailableError } from './errors.js';
 export type RedisConnection = string | RedisOptions;
 
 /**
- * Checks the `connection` option.
- * @throws {OptionError} when it is neither a `redis://`/`rediss://` URL nor an options object.
+ * Checks the `connection` option, including what ioredis and BullMQ would refuse only once loaded (an
+ * unparsable URL, a `keyPrefix`), so those errors stay synchronous and name the option.
+ * @throws {OptionError} when it is neither a `redis://`/`rediss://` URL nor an options object, the URL does
+ *   not parse (WHATWG URL: a port above 65535, say), or the options set `keyPrefix`.
  */
 export function checkConnection(value: unknown): RedisConnection {
-  if (typeof value === 'string' && /^rediss?:\/\/[^\s]+$/.test(value)) return value;
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as RedisOptions;
+  if (typeof value === 'string' && /^rediss?:\/\/[^\s]+$/.test(value)) {
+    if (!URL.canParse(value)) {
+      throw new OptionError(`Expected \`connection\` to be a valid redis:// URL, got ${describe(value)}`);
+    }
+    return value;
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    if ((value as RedisOptions).keyPrefix !== undefined) {
+      throw new OptionError(
+        'Expected `connection` without `keyPrefix` (BullMQ does not support it): set `prefix` instead',
+      );
+    }
+    return value as RedisOptions;
+  }
   throw new OptionError(
     `Expected \`connection\` to be a redis:// URL or ioredis options, got ${describe(value)}`,
   );

@@ -4,7 +4,7 @@
  * abort sets the job's cancel key, removes its pending shards and waits briefly for running ones to stop.
  */
 import { randomUUID } from 'node:crypto';
-import type { JobNode, Queue, QueueEvents } from 'bullmq';
+import type { FlowProducer, JobNode, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { closeWithin, openRedis, type RedisConnection, watchRedis } from './connection.js';
 import { ShardError } from './errors.js';
@@ -52,15 +52,24 @@ export async function runFlow(spec: FlowSpec): Promise<number> {
   // BullMQ is loaded here, on the first fusion, not with the package (see connection.ts).
   const bull = await import('bullmq');
   const client = await openRedis(spec.connection, 'mean-fusion-coordinator');
-  const watch = watchRedis(client, spec.label, spec.connectionTimeout);
   const options = { connection: client, prefix: spec.prefix };
-  const queue = new bull.Queue(spec.queue, options);
-  const parents = new bull.Queue(parentQueueOf(spec.queue), options);
-  const flow = new bull.FlowProducer(options);
+  let queue: Queue;
+  let parents: Queue;
+  let flow: FlowProducer;
+  try {
+    queue = new bull.Queue(spec.queue, options);
+    parents = new bull.Queue(parentQueueOf(spec.queue), options);
+    flow = new bull.FlowProducer(options);
+  } catch (error) {
+    // BullMQ refusing the connection's options: nothing else runs yet but the client.
+    client.disconnect();
+    throw error;
+  }
   // Errors reach the caller through the commands and the watchdog; unhandled 'error' events would throw.
   queue.on('error', () => {});
   parents.on('error', () => {});
   flow.on('error', () => {});
+  const watch = watchRedis(client, spec.label, spec.connectionTimeout);
   let events: QueueEvents | undefined;
   let node: JobNode | undefined;
   let live = true;

@@ -4,11 +4,12 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { describe, OptionError } from '../../errors.js';
 import { FusionPool } from '../../pool/FusionPool.js';
 import { DEFAULT_MEMORY_LIMIT } from '../fuseFiles.js';
 import { integer } from '../plan-files.js';
-import { FILE_TASK_ENTRY } from '../run-file-chunks.js';
+import { fileTaskEntry } from '../run-file-chunks.js';
 import { checkConnection, closeWithin, openRedis, type RedisConnection } from './connection.js';
 import { injectFaults, type ShardFaults } from './faults.js';
 import {
@@ -55,7 +56,11 @@ export interface ClusterWorkerOptions {
 
 /** A running worker; see {@link startClusterWorker}. */
 export interface ClusterWorker {
-  /** Resolves once the worker is connected and taking shards. */
+  /**
+   * Resolves once the worker is connected and taking shards (or once it is closed, if that came first);
+   * rejects when it cannot be set up (an error of ioredis or BullMQ on the connection's options). Redis
+   * being unreachable is not an error here: the worker keeps trying, and `ready` waits.
+   */
   readonly ready: Promise<void>;
   /** Threads of its pool. */
   readonly threads: number;
@@ -70,6 +75,8 @@ export interface ClusterWorker {
 
 const CANCELLED = 'The fusion was cancelled by its coordinator';
 
+type Bull = typeof import('bullmq');
+
 /**
  * Idle threads of a worker's own pool live this long (ms): a worker between shards keeps its warm threads
  * (a new thread loads the kernel again, tens of ms), but gives them back after a minute without work.
@@ -81,8 +88,10 @@ export const WORKER_IDLE_TIMEOUT = 60_000;
  * `FusionPool`, reading and writing the paths in the jobs (shared storage). Long-running: it reconnects
  * to Redis by itself after an outage. Shards are retried by BullMQ per the coordinator's `attempts`.
  *
- * @throws {OptionError} (synchronously) for a bad `connection`, `queue`, `prefix`, a count or duration that
- *   is not a positive integer, or a `pool` that is not a FusionPool.
+ * @throws {OptionError} (synchronously) for a bad `connection` (not a redis:// URL that parses or an
+ *   options object, or one with `keyPrefix`), `queue`, `prefix`, a count or duration that is not a positive
+ *   integer, or a `pool` that is not a FusionPool. Errors of setting the worker up after that (BullMQ and
+ *   ioredis load on first use) reject {@link ClusterWorker.ready}.
  */
 export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker {
   if (typeof options !== 'object' || options === null) {
@@ -115,12 +124,25 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
   const cancelPollInterval = opt('cancelPollInterval', 250);
   const log = options.onLog ?? (() => {});
   const pool =
-    options.pool ?? new FusionPool({ threads, idleTimeout: WORKER_IDLE_TIMEOUT, filename: FILE_TASK_ENTRY });
+    options.pool ?? new FusionPool({ threads, idleTimeout: WORKER_IDLE_TIMEOUT, filename: fileTaskEntry() });
+  let closing: Promise<void> | undefined;
   // BullMQ and ioredis load here, on the first worker, not with the package (see connection.ts); the worker
-  // connects once they have, and `ready` and `close` wait for that.
+  // connects once they have, and `ready` and `close` wait for that. Null: closed before it connected.
   const started = (async () => {
     const { UnrecoverableError, Worker } = await import('bullmq');
+    if (closing !== undefined) return null;
     const client = await openRedis(connection, 'mean-fusion-worker');
+    try {
+      return connect(client, UnrecoverableError, Worker);
+    } catch (error) {
+      client.disconnect();
+      throw error;
+    }
+  })();
+  started.catch(() => {});
+
+  /** The BullMQ worker on `client`, its listeners and the cancel poll. */
+  function connect(client: Redis, UnrecoverableError: Bull['UnrecoverableError'], Worker: Bull['Worker']) {
     /** Running shard job id → its fusion's cancel key. */
     const active = new Map<string, string>();
 
@@ -186,19 +208,17 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
         });
     }, cancelPollInterval);
     return { client, worker, timer };
-  })();
-  started.catch(() => {});
-  const ready = started.then(({ worker }) => worker.waitUntilReady()).then(() => undefined);
+  }
+  const ready = started.then((running) => running?.worker.waitUntilReady()).then(() => undefined);
   ready.catch(() => {});
-  let closing: Promise<void> | undefined;
   return {
     ready,
     threads,
     concurrency,
     close({ force = false } = {}) {
       closing ??= (async () => {
-        const running = await started.catch(() => undefined);
-        if (running !== undefined) {
+        const running = await started.catch(() => null);
+        if (running !== null) {
           clearInterval(running.timer);
           await closeWithin(() => running.worker.close(force), force ? 2000 : 2 ** 31 - 1);
         }
