@@ -30,6 +30,7 @@ describe('planShards', () => {
     expect(shardRows({ start: 3, end: 8 }, [2, 5])).toEqual({ rowStart: 0, rowEnd: 2, rows: 2 });
     expect(defaultShards(0)).toBe(1);
     expect(defaultShards(256 * 2 ** 20)).toBe(1);
+    expect(defaultShards(2 ** 60)).toBe(10_000); // MAX_SHARDS
     expect(defaultShards(256 * 2 ** 20 + 1)).toBe(2);
   });
 });
@@ -68,6 +69,10 @@ describe('argument errors', () => {
       /`backoff`/,
     );
     await expect(bad({ connection: 'redis://h', out: {} })).rejects.toThrow(/`out` is not an option/);
+    // A million shards ran the coordinator out of heap (break-it trial): at most MAX_SHARDS.
+    await expect(bad({ connection: 'redis://h', shards: 10_001 })).rejects.toThrow(
+      'Expected `shards` to be at most 10000 (each shard is a BullMQ job held in Redis and in this process), got 10001',
+    );
     // What ioredis and BullMQ would refuse once loaded, refused up front and named.
     await expect(bad({ connection: 'redis://127.0.0.1:99999' })).rejects.toThrow(
       "Expected `connection` to be a valid redis:// URL, got `'redis://127.0.0.1:99999'` (string)",
@@ -86,6 +91,12 @@ describe('argument errors', () => {
       /valid redis:\/\/ URL/,
     );
     expect(() => startClusterWorker({ connection: { port: 6379, keyPrefix: 'p:' } })).toThrow(/`keyPrefix`/);
+    // Found by a break-it trial: these crashed the process later (ERR_SOCKET_BAD_PORT) or waited forever.
+    for (const port of ['abc', 70_000, 1.5]) {
+      expect(() => startClusterWorker({ connection: { port: port as number } })).toThrow(
+        /`connection\.port`/,
+      );
+    }
   });
 });
 

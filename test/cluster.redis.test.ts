@@ -108,6 +108,35 @@ describe('startClusterWorker: Redis unreachable', () => {
   });
 });
 
+describe('mean-fusion worker stopped soon after it starts', () => {
+  it('SIGTERM within a second of the start: the process exits within seconds (not stalledInterval)', async () => {
+    // Found by a break-it trial: BullMQ re-armed its 30 s stalled-check timer after close() when the close
+    // landed during the first check, so the worker's process lived 30 s longer (0.25–0.35 s after start here).
+    const { spawn } = await import('node:child_process');
+    const bin = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+    const redis = await startRedis();
+    servers.push(redis);
+    for (const delay of [150, 250, 300, 350, 450, 700]) {
+      const child = spawn(process.execPath, [bin, 'worker', '--cluster', redis.url, '-t', '1'], {
+        stdio: 'ignore',
+      });
+      await new Promise((r) => setTimeout(r, delay));
+      const stopped = performance.now();
+      child.kill('SIGTERM');
+      const exited = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 10_000);
+        child.on('exit', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!exited) child.kill('SIGKILL');
+      expect(exited, `stopped ${delay} ms after the start`).toBe(true);
+      expect(performance.now() - stopped).toBeLessThan(10_000);
+    }
+  }, 90_000);
+});
+
 describe('fuseFilesCluster: cancellation', () => {
   it('signal: pending shards removed, the running one stopped, temporary output removed; the worker goes on', async () => {
     const { redis, worker, queue, inputs, out } = await setup('abort');

@@ -16,7 +16,8 @@ export type RedisConnection = string | RedisOptions;
  * Checks the `connection` option, including what ioredis and BullMQ would refuse only once loaded (an
  * unparsable URL, a `keyPrefix`), so those errors stay synchronous and name the option.
  * @throws {OptionError} when it is neither a `redis://`/`rediss://` URL nor an options object, the URL does
- *   not parse (WHATWG URL: a port above 65535, say), or the options set `keyPrefix`.
+ *   not parse (WHATWG URL: a port above 65535, say), or the options set `keyPrefix` or a `port` that is not an
+ *   integer from 0 to 65535.
  */
 export function checkConnection(value: unknown): RedisConnection {
   if (typeof value === 'string' && /^rediss?:\/\/[^\s]+$/.test(value)) {
@@ -26,6 +27,12 @@ export function checkConnection(value: unknown): RedisConnection {
     return value;
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const port = (value as RedisOptions).port;
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+      throw new OptionError(
+        `Expected \`connection.port\` to be an integer from 0 to 65535, got ${describe(port)}`,
+      );
+    }
     if ((value as RedisOptions).keyPrefix !== undefined) {
       throw new OptionError(
         'Expected `connection` without `keyPrefix` (BullMQ does not support it): set `prefix` instead',

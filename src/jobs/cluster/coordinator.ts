@@ -19,7 +19,7 @@ import { integer, planFiles } from '../plan-files.js';
 import { checkConnection, type RedisConnection, redisLabel } from './connection.js';
 import { type ClusterBackoff, runFlow } from './flow.js';
 import { DEFAULT_QUEUE, encodeWeights, PROTOCOL_VERSION } from './protocol.js';
-import { defaultShards, planShards } from './shards.js';
+import { defaultShards, MAX_SHARDS, planShards } from './shards.js';
 
 /** Options of {@link fuseFilesCluster}: those of `meanFusion` (without `out`) plus the job's own. */
 export interface FuseFilesClusterOptions extends Omit<MeanFusionOptions, 'out'> {
@@ -36,7 +36,8 @@ export interface FuseFilesClusterOptions extends Omit<MeanFusionOptions, 'out'> 
    */
   prefix?: string;
   /**
-   * Shards (jobs) the output is split into, on row boundaries when there are enough rows.
+   * Shards (jobs) the output is split into, on row boundaries when there are enough rows; at most
+   * {@link MAX_SHARDS} (10,000).
    * @default ⌈(input + output bytes) / 256 MiB⌉ (DEFAULT_SHARD_BYTES)
    */
   shards?: number;
@@ -132,6 +133,11 @@ async function runJob(
   const pollInterval = optionalInteger(options.pollInterval, 'pollInterval', 1, 1000);
   const cancelGrace = optionalInteger(options.cancelGrace, 'cancelGrace', 0, 5000);
   const shardsOption = options.shards === undefined ? undefined : integer(options.shards, 'shards', 1);
+  if (shardsOption !== undefined && shardsOption > MAX_SHARDS) {
+    throw new OptionError(
+      `Expected \`shards\` to be at most ${MAX_SHARDS} (each shard is a BullMQ job held in Redis and in this process), got ${shardsOption}`,
+    );
+  }
   signal?.throwIfAborted();
   const plan = await planFiles(inputs, options);
   const target = resolvePath(output);

@@ -78,6 +78,19 @@ const CANCELLED = 'The fusion was cancelled by its coordinator';
 type Bull = typeof import('bullmq');
 
 /**
+ * BullMQ 5's stalled-job checker can arm its next `stalledInterval` timer (30 s by default) after `close()`
+ * has stopped it, when the close lands while a check is in flight (a worker stopped within a second of
+ * starting): that timer then holds the process open. Its stopper is called again a few times after the
+ * close, from timers that do not hold the process open themselves (found by a break-it trial: SIGTERM
+ * 0.2 s after `mean-fusion worker` started exited 30 s later).
+ */
+function stopStalledTimer(worker: object): void {
+  const stop = () => (worker as { stalledCheckStopper?: () => void }).stalledCheckStopper?.();
+  stop();
+  for (const ms of [20, 100, 500, 2000]) setTimeout(stop, ms).unref();
+}
+
+/**
  * Idle threads of a worker's own pool live this long (ms): a worker between shards keeps its warm threads
  * (a new thread loads the kernel again, tens of ms), but gives them back after a minute without work.
  */
@@ -221,6 +234,7 @@ export function startClusterWorker(options: ClusterWorkerOptions): ClusterWorker
         if (running !== null) {
           clearInterval(running.timer);
           await closeWithin(() => running.worker.close(force), force ? 2000 : 2 ** 31 - 1);
+          stopStalledTimer(running.worker);
         }
         if (options.pool === undefined) await pool.close();
         running?.client.disconnect();
