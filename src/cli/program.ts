@@ -1,5 +1,6 @@
 /** The command line's options, declared once with commander: parsing only, no work. */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { isRedisUrl } from '../jobs/cluster/connection.js';
 import { parseSize } from './size.js';
 
 /** What a parsed command line asks for. */
@@ -47,7 +48,7 @@ export function size(text: string): number {
 }
 
 export function redisUrl(text: string): string {
-  if (!/^rediss?:\/\/\S+$/.test(text) || !URL.canParse(text)) {
+  if (!isRedisUrl(text)) {
     throw new InvalidArgumentError('Expected a Redis URL such as redis://127.0.0.1:6379.');
   }
   return text;

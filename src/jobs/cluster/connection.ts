@@ -12,6 +12,11 @@ import { RedisUnavailableError } from './errors.js';
 /** Where Redis is: a `redis://[user:password@]host[:port][/db]` (or `rediss://`) URL, or ioredis options. */
 export type RedisConnection = string | RedisOptions;
 
+/** True for a `redis://` or `rediss://` URL that parses (WHATWG URL: a port above 65535 does not). */
+export function isRedisUrl(text: string): boolean {
+  return /^rediss?:\/\/\S+$/.test(text) && URL.canParse(text);
+}
+
 /**
  * Checks the `connection` option, including what ioredis and BullMQ would refuse only once loaded (an
  * unparsable URL, a `keyPrefix`), so those errors stay synchronous and name the option.
@@ -20,8 +25,8 @@ export type RedisConnection = string | RedisOptions;
  *   integer from 0 to 65535.
  */
 export function checkConnection(value: unknown): RedisConnection {
-  if (typeof value === 'string' && /^rediss?:\/\/[^\s]+$/.test(value)) {
-    if (!URL.canParse(value)) {
+  if (typeof value === 'string' && /^rediss?:\/\/\S+$/.test(value)) {
+    if (!isRedisUrl(value)) {
       throw new OptionError(`Expected \`connection\` to be a valid redis:// URL, got ${describe(value)}`);
     }
     return value;
